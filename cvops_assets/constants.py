@@ -1,0 +1,41 @@
+"""Names shared by assets, checks, sensors and jobs. Metadata keys are API: sensors and tests read them."""
+
+OWNER = "team:cvops"
+
+INGEST_GROUP = "ingest"
+DATASET_GROUP = "dataset"
+TRAINING_GROUP = "training"
+DEPLOYMENT_GROUP = "deployment"
+MONITORING_GROUP = "monitoring"
+
+RAW_IMAGES = "raw_images"
+DATASET_SNAPSHOT = "dataset_snapshot"
+LABEL_REVIEW_QUEUE = "label_review_queue"
+LABELS = "labels"
+TRAINED_MODEL = "trained_model"
+VALIDATION_REPORT = "validation_report"
+EDGE_EXPORT = "edge_export"
+SHADOW_REPORT = "shadow_report"
+PRODUCTION_IMAGES = "production_images"
+REFERENCE_PROFILE = "reference_profile"
+DRIFT_PROFILE = "drift_profile"
+
+PRODUCTION_WINDOWS = "production_windows"
+
+CHAMPION_ALIAS = "champion"
+CHAMPION_EXPORT_ALIAS = "champion_export"
+
+INGEST_JOB = "ingest_job"
+LIFECYCLE_JOB = "lifecycle_job"
+CONTINUOUS_TRAINING_JOB = "continuous_training_job"
+DRIFT_JOB = "drift_job"
+
+TRIGGER_PROFILE_TAG = "cvops/trigger_profile"
+TRIGGER_WINDOW_TAG = "cvops/trigger_window"
+TRIGGER_SCORE_TAG = "cvops/drift_score"
+
+META_NUM_IMAGES = "num_images"
+META_DATA_COMMIT = "data_commit"
+META_DRIFT_SCORE = "drift_score"
+META_DRIFT_STATUS = "drift_status"
+META_WINDOW_SIZE = "num_images"
