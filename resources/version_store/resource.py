@@ -1,0 +1,60 @@
+"""Thin Dagster resources that build a `VersionStore`; assets call `version_store.store()`.
+
+Secrets arrive through `dg.EnvVar` where the definitions are built; the secret field is kept out of `repr`.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+
+from cvops.paths import cvops_home
+from resources.version_store.base import VersionStore
+from resources.version_store.lakefs import LakeFSVersionStore
+from resources.version_store.local import LocalVersionStore
+
+VERSIONS_DIRNAME = "versions"
+
+
+class LocalVersionStoreResource(dg.ConfigurableResource):
+    """The embedded version store under `root` (default `$CVOPS_HOME/versions`)."""
+
+    root: str | None = Field(default=None, description="Folder of the store; default $CVOPS_HOME/versions.")
+    repository: str = Field(default="cvops", description="Repository name (the SQLite file's name).")
+
+    _store: LocalVersionStore | None = PrivateAttr(default=None)
+
+    def store(self) -> VersionStore:
+        """The store, opened (and created if new) on first use and reused afterwards."""
+        if self._store is None:
+            root = Path(self.root) if self.root else cvops_home() / VERSIONS_DIRNAME
+            store = LocalVersionStore(root, repository=self.repository)
+            store.ensure_repository()
+            self._store = store
+        return self._store
+
+
+class LakeFSVersionStoreResource(dg.ConfigurableResource):
+    """A lakeFS repository; pass the secret as `dg.EnvVar("LAKEFS_SECRET_ACCESS_KEY")`."""
+
+    endpoint: str = Field(description="lakeFS server URL, e.g. http://localhost:8000 (no /api/v1).")
+    access_key_id: str = Field(description="lakeFS access key id.")
+    secret_access_key: str = Field(repr=False, description="lakeFS secret access key; never logged.")
+    repository: str = Field(description="Repository id, e.g. cvops-data.")
+    storage_namespace: str = Field(description="Where lakeFS keeps the data, e.g. s3://bucket/cvops-data.")
+
+    _store: LakeFSVersionStore | None = PrivateAttr(default=None)
+
+    def store(self) -> VersionStore:
+        """The store, with the repository created if missing, reused for the resource's lifetime."""
+        if self._store is None:
+            store = LakeFSVersionStore(
+                endpoint=self.endpoint,
+                access_key_id=self.access_key_id,
+                secret_access_key=self.secret_access_key,
+                repository=self.repository,
+                storage_namespace=self.storage_namespace,
+            )
+            store.ensure_repository()
+            self._store = store
+        return self._store
