@@ -175,3 +175,7 @@ class InvalidPredictionsError(CVOpsError):
 
 class TrainingFailedError(CVOpsError):
     """A training run (such as the DDP worker processes) exited with an error."""
+
+
+class InvalidDriftPolicyError(CVOpsError):
+    """A drift policy has an alpha outside (0, 1), an effect size outside [0, 1], or a bad window size."""
