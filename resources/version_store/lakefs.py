@@ -160,8 +160,8 @@ class LakeFSVersionStore:
             yield
         except lx.NotAuthorizedException as error:
             raise VersionStoreUnavailableError(
-                f"{action} failed: {where} rejected the credentials ({_server_message(error)}); check "
-                "LAKEFS_ACCESS_KEY_ID and LAKEFS_SECRET_ACCESS_KEY"
+                f"{action} failed on {where}: the server rejected the credentials ({_server_message(error)}); "
+                "check LAKEFS_ACCESS_KEY_ID and LAKEFS_SECRET_ACCESS_KEY"
             ) from error
         except lx.NotFoundException as error:
             if not_found is not None:

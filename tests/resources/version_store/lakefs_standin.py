@@ -1,0 +1,647 @@
+"""An in-process stand-in for the lakeFS REST API, just the endpoints `LakeFSVersionStore` uses.
+
+Responses follow the official OpenAPI spec (paths under /api/v1, status codes, JSON shapes with every required
+field), so the `lakefs` SDK's own pydantic models parse them. State lives in memory. Behaviour mirrors the
+real server where the backend relies on it: Basic auth (401), 404/409/400/412 cases, staged changes visible on
+branch reads, two-dot and three-dot diffs, three-way merge with conflicts (409), chunked upload bodies,
+pagination with `after`/`amount` and `next_offset`, and `/config` advertising no presign support.
+
+Every request is recorded (`requests`), so tests can prove what was, or was not, sent.
+"""
+
+import base64
+import hashlib
+import itertools
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+API_PREFIX = "/api/v1"
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+_BRANCH_ID = re.compile(r"^\w[-\w]*$")
+_META_HEADER_PREFIX = "x-lakefs-meta-"
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    data: bytes
+    checksum: str
+    metadata: dict[str, str]
+    content_type: str
+    mtime: int
+    physical_address: str
+
+
+@dataclass
+class StoredCommit:
+    id: str
+    seq: int
+    parents: list[str]
+    message: str
+    metadata: dict[str, str]
+    creation_date: int
+    committer: str
+    tree: dict[str, StoredObject]
+
+
+@dataclass
+class StoredBranch:
+    head: str
+    staging: dict[str, StoredObject | None] = field(default_factory=dict)
+
+
+@dataclass
+class StoredRepository:
+    id: str
+    storage_namespace: str
+    default_branch: str
+    creation_date: int
+    branches: dict[str, StoredBranch] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    commits: dict[str, StoredCommit] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+
+
+class ApiError(Exception):
+    """Abort a handler with an HTTP status and a JSON body (`{"message": ...}` unless `body` is given)."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body if body is not None else {"message": message}
+        self.headers = headers or {}
+
+
+def _pagination(items: list[Any], key: str, query: dict[str, str]) -> dict[str, Any]:
+    """One page of `items` (sorted by `key`) after the exclusive `after`, as a lakeFS `*List` body."""
+    after = query.get("after", "")
+    amount = int(query.get("amount") or DEFAULT_PAGE_SIZE)
+    amount = DEFAULT_PAGE_SIZE if amount <= 0 else min(amount, MAX_PAGE_SIZE)
+    remaining = [item for item in items if item[key] > after] if after else items
+    page = remaining[:amount]
+    return {
+        "pagination": {
+            "has_more": len(remaining) > amount,
+            "next_offset": page[-1][key] if page else "",
+            "results": len(page),
+            "max_per_page": MAX_PAGE_SIZE,
+        },
+        "results": page,
+    }
+
+
+def _bool(value: str | None) -> bool:
+    return (value or "").lower() == "true"
+
+
+class LakeFSStandIn:
+    """A lakeFS API on 127.0.0.1 (random port) in a background thread; use as a context manager."""
+
+    def __init__(self, access_key_id: str, secret_access_key: str) -> None:
+        self.access_key_id = access_key_id
+        self._secret_access_key = secret_access_key
+        self.repositories: dict[str, StoredRepository] = {}
+        self.requests: list[RecordedRequest] = []
+        self._lock = threading.RLock()
+        self._seq = itertools.count()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._thread = threading.Thread(target=self._server.serve_forever, name="lakefs-standin", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> "LakeFSStandIn":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def count_requests(self, method: str, path_suffix: str) -> int:
+        """How many `method` requests hit a path ending with `path_suffix` (e.g. "/objects" for uploads)."""
+        with self._lock:
+            return sum(1 for r in self.requests if r.method == method and r.path.endswith(path_suffix))
+
+    # ---- request plumbing
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Keep test output quiet; the stand-in records requests in `standin.requests` instead."""
+
+            def do_GET(self) -> None:
+                standin._dispatch(self, "GET")
+
+            def do_HEAD(self) -> None:
+                standin._dispatch(self, "HEAD")
+
+            def do_POST(self) -> None:
+                standin._dispatch(self, "POST")
+
+            def do_PUT(self) -> None:
+                standin._dispatch(self, "PUT")
+
+            def do_DELETE(self) -> None:
+                standin._dispatch(self, "DELETE")
+
+        return Handler
+
+    @staticmethod
+    def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
+        if "chunked" in handler.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while True:
+                size = int(handler.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(handler.rfile.read(size))
+                handler.rfile.readline()
+        length = int(handler.headers.get("Content-Length") or 0)
+        return handler.rfile.read(length) if length else b""
+
+    def _authorized(self, handler: BaseHTTPRequestHandler) -> bool:
+        expected = base64.b64encode(f"{self.access_key_id}:{self._secret_access_key}".encode()).decode()
+        return handler.headers.get("Authorization", "") == f"Basic {expected}"
+
+    @staticmethod
+    def _send(
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        body: bytes = b"",
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        handler.send_response(status)
+        if status != HTTPStatus.NO_CONTENT:
+            handler.send_header("Content-Type", content_type)
+            handler.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        if handler.command != "HEAD" and status != HTTPStatus.NO_CONTENT:
+            handler.wfile.write(body)
+
+    def _dispatch(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        split = urlsplit(handler.path)
+        query = {key: values[-1] for key, values in parse_qs(split.query, keep_blank_values=True).items()}
+        body = self._read_body(handler)
+        with self._lock:
+            self.requests.append(RecordedRequest(method, split.path, query))
+        if not split.path.startswith(API_PREFIX + "/"):
+            self._send(handler, HTTPStatus.NOT_FOUND, json.dumps({"message": "not found"}).encode())
+            return
+        if not self._authorized(handler):
+            self._send(handler, HTTPStatus.UNAUTHORIZED, b'{"message":"error authenticating request"}')
+            return
+        segments = [unquote(part) for part in split.path[len(API_PREFIX) + 1 :].split("/")]
+        try:
+            with self._lock:
+                status, payload, extra_headers = self._route(method, segments, query, handler, body)
+        except ApiError as error:
+            self._send(handler, error.status, json.dumps(error.body).encode(), headers=error.headers)
+            return
+        if isinstance(payload, bytes):
+            content_type = extra_headers.pop("Content-Type", "application/octet-stream")
+            self._send(handler, status, payload, content_type, extra_headers)
+        elif payload is None:
+            self._send(handler, status, headers=extra_headers)
+        else:
+            self._send(handler, status, json.dumps(payload).encode(), headers=extra_headers)
+
+    def _route(
+        self, method: str, seg: list[str], query: dict[str, str], handler: BaseHTTPRequestHandler, body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
+        """Return (status, JSON-able payload | raw bytes | None, extra headers) for one API call."""
+        n = len(seg)
+        if method == "GET" and seg == ["config"]:
+            return 200, self._config(), {}
+        if seg[0] != "repositories":
+            raise ApiError(404, "not found")
+        if n == 1 and method == "POST":
+            return 201, self._create_repository(json.loads(body)), {}
+        repo = self._repository(seg[1])
+        if n == 2 and method == "GET":
+            return 200, self._repository_json(repo), {}
+        if n == 3 and seg[2] == "branches" and method == "POST":
+            return 201, self._create_branch(repo, json.loads(body)).encode(), {"Content-Type": "text/plain"}
+        if n == 3 and seg[2] == "tags" and method == "POST":
+            return 201, self._create_tag(repo, json.loads(body)), {}
+        if n == 4 and seg[2] == "commits" and method == "GET":
+            return 200, self._commit_json(self._commit(repo, seg[3])), {}
+        if n >= 4 and seg[2] == "branches":
+            return self._route_branch(method, repo, seg[3], seg[4:], query, handler, body)
+        if n >= 5 and seg[2] == "refs":
+            return self._route_ref(method, repo, seg[3], seg[4:], query, handler, body)
+        raise ApiError(404, "not found")
+
+    def _route_branch(
+        self,
+        method: str,
+        repo: StoredRepository,
+        name: str,
+        rest: list[str],
+        query: dict[str, str],
+        handler: BaseHTTPRequestHandler,
+        body: bytes,
+    ) -> tuple[int, Any, dict[str, str]]:
+        if not rest and method == "GET":
+            return 200, {"id": name, "commit_id": self._branch(repo, name).head}, {}
+        if not rest and method == "DELETE":
+            if name == repo.default_branch and name in repo.branches:
+                raise ApiError(403, "cannot delete repository default branch")
+            self._branch(repo, name)
+            del repo.branches[name]
+            return 204, None, {}
+        branch = self._branch(repo, name)
+        if rest == ["objects"] and method == "POST":
+            return 201, self._upload(repo, name, query["path"], handler, body), {}
+        if rest == ["objects"] and method == "DELETE":
+            self._delete_object(repo, branch, query["path"])
+            return 204, None, {}
+        if rest == ["commits"] and method == "POST":
+            return 201, self._commit_branch(repo, branch, json.loads(body)), {}
+        if rest == ["diff"] and method == "GET":
+            head_tree = repo.commits[branch.head].tree
+            changes = [
+                self._diff_entry(path, head_tree.get(path), staged)
+                for path, staged in sorted(branch.staging.items())
+                if path.startswith(query.get("prefix", ""))
+            ]
+            return 200, _pagination(changes, "path", query), {}
+        raise ApiError(404, "not found")
+
+    def _route_ref(
+        self,
+        method: str,
+        repo: StoredRepository,
+        ref: str,
+        rest: list[str],
+        query: dict[str, str],
+        handler: BaseHTTPRequestHandler,
+        body: bytes,
+    ) -> tuple[int, Any, dict[str, str]]:
+        if rest == ["objects", "ls"] and method == "GET":
+            return 200, self._list_objects(repo, ref, query), {}
+        if rest == ["objects", "stat"] and method == "GET":
+            return 200, self._object_stats(query["path"], self._lookup(repo, ref, query["path"])), {}
+        if rest == ["objects"] and method in ("GET", "HEAD"):
+            return self._read_object(self._lookup(repo, ref, query["path"]), handler)
+        if rest == ["commits"] and method == "GET":
+            return 200, self._log(repo, ref, query), {}
+        if len(rest) == 2 and rest[0] == "diff" and method == "GET":
+            return 200, self._diff(repo, ref, rest[1], query), {}
+        if len(rest) == 2 and rest[0] == "merge" and method == "POST":
+            return 200, self._merge(repo, ref, rest[1], json.loads(body) if body else {}), {}
+        raise ApiError(404, "not found")
+
+    # ---- model lookups and JSON shapes
+
+    @staticmethod
+    def _config() -> dict[str, Any]:
+        return {
+            "version_config": {"version": "1.88.0"},
+            "storage_config": {
+                "blockstore_type": "local",
+                "blockstore_namespace_example": "local://example/",
+                "blockstore_namespace_ValidityRegex": "^local://",
+                "pre_sign_support": False,
+                "pre_sign_support_ui": False,
+                "import_support": False,
+                "import_validity_regex": "^local://",
+            },
+            "storage_config_list": [],
+        }
+
+    def _repository(self, repo_id: str) -> StoredRepository:
+        if repo_id not in self.repositories:
+            raise ApiError(404, "repository not found")
+        return self.repositories[repo_id]
+
+    @staticmethod
+    def _repository_json(repo: StoredRepository) -> dict[str, Any]:
+        return {
+            "id": repo.id,
+            "creation_date": repo.creation_date,
+            "default_branch": repo.default_branch,
+            "storage_namespace": repo.storage_namespace,
+            "storage_id": "",
+            "read_only": False,
+        }
+
+    @staticmethod
+    def _branch(repo: StoredRepository, name: str) -> StoredBranch:
+        if name not in repo.branches:
+            raise ApiError(404, "branch not found")
+        return repo.branches[name]
+
+    def _commit(self, repo: StoredRepository, ref: str) -> StoredCommit:
+        """Dereference a branch, tag or commit id (the committed state; staging is not part of a commit)."""
+        if ref in repo.branches:
+            return repo.commits[repo.branches[ref].head]
+        if ref in repo.tags:
+            return repo.commits[repo.tags[ref]]
+        if ref in repo.commits:
+            return repo.commits[ref]
+        raise ApiError(404, "not found")
+
+    def _view(self, repo: StoredRepository, ref: str) -> dict[str, StoredObject]:
+        """Objects readable at `ref`: a branch includes its staged changes."""
+        tree = dict(self._commit(repo, ref).tree)
+        if ref in repo.branches:
+            for path, staged in repo.branches[ref].staging.items():
+                if staged is None:
+                    tree.pop(path, None)
+                else:
+                    tree[path] = staged
+        return tree
+
+    def _lookup(self, repo: StoredRepository, ref: str, path: str) -> StoredObject:
+        found = self._view(repo, ref).get(path)
+        if found is None:
+            raise ApiError(404, "not found")
+        return found
+
+    @staticmethod
+    def _commit_json(commit: StoredCommit) -> dict[str, Any]:
+        return {
+            "id": commit.id,
+            "parents": commit.parents,
+            "committer": commit.committer,
+            "message": commit.message,
+            "creation_date": commit.creation_date,
+            "meta_range_id": hashlib.sha256(commit.id.encode()).hexdigest(),
+            "metadata": commit.metadata,
+            "generation": commit.seq,
+            "version": 1,
+        }
+
+    @staticmethod
+    def _object_stats(path: str, obj: StoredObject) -> dict[str, Any]:
+        return {
+            "path": path,
+            "path_type": "object",
+            "physical_address": obj.physical_address,
+            "checksum": obj.checksum,
+            "mtime": obj.mtime,
+            "size_bytes": len(obj.data),
+            "metadata": obj.metadata,
+            "content_type": obj.content_type,
+        }
+
+    def _new_commit(
+        self,
+        repo: StoredRepository,
+        parents: list[str],
+        message: str,
+        metadata: dict[str, str],
+        tree: dict[str, StoredObject],
+    ) -> StoredCommit:
+        commit = StoredCommit(
+            id=hashlib.sha256(uuid.uuid4().bytes).hexdigest(),
+            seq=next(self._seq),
+            parents=parents,
+            message=message,
+            metadata=dict(metadata),
+            creation_date=int(time.time()),
+            committer=self.access_key_id,
+            tree=tree,
+        )
+        repo.commits[commit.id] = commit
+        return commit
+
+    # ---- operations
+
+    def _create_repository(self, request: dict[str, Any]) -> dict[str, Any]:
+        name = request["name"]
+        if name in self.repositories:
+            raise ApiError(409, "error creating repository: not unique")
+        repo = StoredRepository(
+            id=name,
+            storage_namespace=request["storage_namespace"],
+            default_branch=request.get("default_branch") or "main",
+            creation_date=int(time.time()),
+        )
+        initial = self._new_commit(repo, [], "Repository created", {}, {})
+        initial.committer = ""
+        repo.branches[repo.default_branch] = StoredBranch(head=initial.id)
+        self.repositories[name] = repo
+        return self._repository_json(repo)
+
+    def _create_branch(self, repo: StoredRepository, request: dict[str, Any]) -> str:
+        name = request["name"]
+        if not _BRANCH_ID.match(name):
+            raise ApiError(400, "branch id: invalid value: validation error")
+        if name in repo.branches:
+            raise ApiError(409, "branch already exists: not unique")
+        head = self._commit(repo, request["source"]).id
+        repo.branches[name] = StoredBranch(head=head)
+        return head
+
+    def _create_tag(self, repo: StoredRepository, request: dict[str, Any]) -> dict[str, Any]:
+        if request["id"] in repo.tags:
+            raise ApiError(409, "tag already exists: not unique")
+        commit_id = self._commit(repo, request["ref"]).id
+        repo.tags[request["id"]] = commit_id
+        return {"id": request["id"], "commit_id": commit_id}
+
+    def _upload(
+        self, repo: StoredRepository, name: str, path: str, handler: BaseHTTPRequestHandler, data: bytes
+    ) -> dict[str, Any]:
+        branch = self._branch(repo, name)
+        if handler.headers.get("If-None-Match") == "*" and path in self._view(repo, name):
+            raise ApiError(412, "path already exists")
+        metadata = {
+            name[len(_META_HEADER_PREFIX) :].lower(): value
+            for name, value in handler.headers.items()
+            if name.lower().startswith(_META_HEADER_PREFIX)
+        }
+        obj = StoredObject(
+            data=data,
+            checksum=hashlib.md5(data).hexdigest(),
+            metadata=metadata,
+            content_type=handler.headers.get("Content-Type", "application/octet-stream"),
+            mtime=int(time.time()),
+            physical_address=f"local://standin/data/{uuid.uuid4().hex}",
+        )
+        branch.staging[path] = obj
+        return self._object_stats(path, obj)
+
+    def _delete_object(self, repo: StoredRepository, branch: StoredBranch, path: str) -> None:
+        if path in repo.commits[branch.head].tree:
+            branch.staging[path] = None
+        else:
+            branch.staging.pop(path, None)
+
+    def _list_objects(self, repo: StoredRepository, ref: str, query: dict[str, str]) -> dict[str, Any]:
+        prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
+        entries: dict[str, dict[str, Any]] = {}
+        for path, obj in sorted(self._view(repo, ref).items()):
+            if not path.startswith(prefix):
+                continue
+            cut = path.find(delimiter, len(prefix)) if delimiter else -1
+            if cut >= 0:
+                common = path[: cut + len(delimiter)]
+                entries[common] = {
+                    "path": common,
+                    "path_type": "common_prefix",
+                    "physical_address": "",
+                    "checksum": "",
+                    "mtime": 0,
+                }
+            else:
+                entries[path] = self._object_stats(path, obj)
+        return _pagination([entries[key] for key in sorted(entries)], "path", query)
+
+    @staticmethod
+    def _read_object(obj: StoredObject, handler: BaseHTTPRequestHandler) -> tuple[int, bytes, dict[str, str]]:
+        headers = {
+            "Content-Type": obj.content_type,
+            "ETag": f'"{obj.checksum}"',
+            "Last-Modified": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(obj.mtime)),
+        }
+        size = len(obj.data)
+        match = re.fullmatch(r"bytes=(\d+)-(\d*)", handler.headers.get("Range", ""))
+        if not match:
+            return 200, obj.data, headers
+        start = int(match.group(1))
+        if start >= size:
+            raise ApiError(
+                416, "Requested Range Not Satisfiable", headers={"Content-Range": f"bytes */{size}"}
+            )
+        end = min(int(match.group(2)) if match.group(2) else size - 1, size - 1)
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        return 206, obj.data[start : end + 1], headers
+
+    def _commit_branch(
+        self, repo: StoredRepository, branch: StoredBranch, request: dict[str, Any]
+    ) -> dict[str, Any]:
+        if not branch.staging and not request.get("allow_empty"):
+            raise ApiError(400, "commit: no changes")
+        tree = dict(repo.commits[branch.head].tree)
+        for path, staged in branch.staging.items():
+            if staged is None:
+                tree.pop(path, None)
+            else:
+                tree[path] = staged
+        commit = self._new_commit(
+            repo, [branch.head], request["message"], request.get("metadata") or {}, tree
+        )
+        branch.head, branch.staging = commit.id, {}
+        return self._commit_json(commit)
+
+    def _ancestors(self, repo: StoredRepository, commit_id: str) -> list[StoredCommit]:
+        """`commit_id` and everything reachable from it, newest first."""
+        seen: dict[str, StoredCommit] = {}
+        pending = [commit_id]
+        while pending:
+            current = repo.commits[pending.pop()]
+            if current.id not in seen:
+                seen[current.id] = current
+                pending.extend(current.parents)
+        return sorted(seen.values(), key=lambda commit: commit.seq, reverse=True)
+
+    def _log(self, repo: StoredRepository, ref: str, query: dict[str, str]) -> dict[str, Any]:
+        commits = [self._commit_json(c) for c in self._ancestors(repo, self._commit(repo, ref).id)]
+        after = query.get("after", "")
+        if after:
+            ids = [commit["id"] for commit in commits]
+            commits = commits[ids.index(after) + 1 :] if after in ids else []
+        # `after` is a position in log order here, not a sort key, so it was applied above.
+        return _pagination(commits, "id", {"amount": query.get("amount", "")})
+
+    def _merge_base(self, repo: StoredRepository, first: str, second: str) -> StoredCommit:
+        second_ancestors = {commit.id for commit in self._ancestors(repo, second)}
+        return next(commit for commit in self._ancestors(repo, first) if commit.id in second_ancestors)
+
+    @staticmethod
+    def _diff_entry(path: str, left: StoredObject | None, right: StoredObject | None) -> dict[str, Any]:
+        kind = "added" if left is None else "removed" if right is None else "changed"
+        entry: dict[str, Any] = {"type": kind, "path": path, "path_type": "object"}
+        if right is not None:
+            entry["size_bytes"] = len(right.data)
+        return entry
+
+    @staticmethod
+    def _changed_paths(left: dict[str, StoredObject], right: dict[str, StoredObject]) -> list[str]:
+        return sorted(
+            path
+            for path in left.keys() | right.keys()
+            if (left.get(path) and left[path].checksum) != (right.get(path) and right[path].checksum)
+        )
+
+    def _diff(
+        self, repo: StoredRepository, left_ref: str, right_ref: str, query: dict[str, str]
+    ) -> dict[str, Any]:
+        left, right = self._commit(repo, left_ref), self._commit(repo, right_ref)
+        if query.get("type", "three_dot") == "three_dot":
+            left = self._merge_base(repo, left.id, right.id)
+        prefix = query.get("prefix", "")
+        changes = [
+            self._diff_entry(path, left.tree.get(path), right.tree.get(path))
+            for path in self._changed_paths(left.tree, right.tree)
+            if path.startswith(prefix)
+        ]
+        return _pagination(changes, "path", query)
+
+    def _merge(
+        self, repo: StoredRepository, source_ref: str, destination: str, request: dict[str, Any]
+    ) -> Any:
+        target = self._branch(repo, destination)
+        source = self._commit(repo, source_ref)
+        if target.staging:
+            raise ApiError(400, f"{destination}: uncommitted changes (dirty branch)")
+        head = repo.commits[target.head]
+        base = self._merge_base(repo, source.id, head.id)
+        if base.id == source.id and not request.get("allow_empty"):
+            raise ApiError(400, "no changes")
+        source_changes = self._changed_paths(base.tree, source.tree)
+        destination_changes = set(self._changed_paths(base.tree, head.tree))
+        conflicts = [
+            path
+            for path in source_changes
+            if path in destination_changes
+            and (source.tree.get(path) and source.tree[path].checksum)
+            != (head.tree.get(path) and head.tree[path].checksum)
+        ]
+        if conflicts:
+            raise ApiError(409, "conflict", body={"reference": ""})
+        tree = dict(head.tree)
+        for path in source_changes:
+            if path in source.tree:
+                tree[path] = source.tree[path]
+            else:
+                tree.pop(path, None)
+        message = request.get("message") or f"Merge '{source_ref}' into '{destination}'"
+        commit = self._new_commit(repo, [head.id, source.id], message, request.get("metadata") or {}, tree)
+        target.head = commit.id
+        return {"reference": commit.id}
