@@ -1,0 +1,302 @@
+"""Parsers for the four label sources; each returns a raw label table (see `cvops.labels.table`).
+
+Paths in every source are relative to the dataset (landing) root, POSIX style; the image key is the path
+without its suffix. Parsers only read: all judgement (unsafe paths, unknown classes, conflicts, missing
+images) happens in `validate_labels`, so every source is held to the same rules.
+"""
+
+import csv
+import json
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pandas as pd
+
+from cvops.errors import LabelFormatError
+from cvops.labels.table import (
+    DEFAULT_MAX_EXAMPLES,
+    LabelIssues,
+    raw_labels,
+    resolve_classes,
+    validate_labels,
+)
+
+LabelFormat = Literal["imagefolder", "csv", "coco", "label_studio"]
+LABEL_FORMATS: tuple[LabelFormat, ...] = ("imagefolder", "csv", "coco", "label_studio")
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+LABEL_STUDIO_LOCAL_FILES = "/data/local-files/"
+IMPORTED = "imported"
+HUMAN = "human"
+
+
+def parse_imagefolder(relpaths: Iterable[str]) -> pd.DataFrame:
+    """ImageFolder layout: the first path component is the class.
+
+    >>> parse_imagefolder(["ok/img_1.png", "scratch/img_2.png"])[["source_path", "label"]].values.tolist()
+    [['ok/img_1.png', 'ok'], ['scratch/img_2.png', 'scratch']]
+
+    A file directly under the root has no class folder and is reported as an unlabelled image.
+    """
+    return raw_labels(
+        {
+            "source_path": relpath,
+            "label": relpath.split("/", 1)[0] if "/" in relpath else None,
+            "label_source": IMPORTED,
+            "location": f"file {relpath!r}",
+        }
+        for relpath in relpaths
+    )
+
+
+def list_imagefolder(root: Path) -> list[str]:
+    """Sorted POSIX relpaths of the image files under `root` (by suffix, `IMAGE_SUFFIXES`; dot-files skipped)."""
+    return sorted(
+        path.relative_to(root).as_posix()
+        for path in root.rglob("*")
+        if path.is_file()
+        and path.suffix.lower() in IMAGE_SUFFIXES
+        and not any(part.startswith(".") for part in path.relative_to(root).parts)
+    )
+
+
+def parse_csv_labels(path: Path) -> pd.DataFrame:
+    """CSV with a header naming `path` and `label` (other columns are ignored); UTF-8, BOM allowed.
+
+    ```
+    path,label
+    ok/img_1.png,ok
+    img_2.png,scratch
+    ```
+    An empty label cell is an unlabelled image.
+    """
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        if "path" not in header or "label" not in header:
+            raise LabelFormatError(
+                f"{path}: the first line must be a header naming the columns 'path' and 'label' "
+                f"(found {header}); add the header line."
+            )
+        rows = [
+            {
+                "source_path": row["path"],
+                "label": (row["label"] or "").strip() or None,
+                "label_source": IMPORTED,
+                "location": f"line {reader.line_num}",
+            }
+            for row in reader
+        ]
+    return raw_labels(rows)
+
+
+def parse_coco_labels(path: Path) -> pd.DataFrame:
+    """COCO JSON used for image-level classification: one category per image via its annotations.
+
+    ```
+    {"images": [{"id": 1, "file_name": "ok/img_1.png"}],
+     "categories": [{"id": 7, "name": "ok"}],
+     "annotations": [{"id": 1, "image_id": 1, "category_id": 7}]}
+    ```
+    Several annotations of one category are identical duplicates; two categories on one image are a conflict;
+    an image without annotations is unlabelled. Ids that point nowhere make the file malformed.
+    """
+    document = _load_json(path)
+    if not isinstance(document, dict) or not all(
+        k in document for k in ("images", "categories", "annotations")
+    ):
+        raise LabelFormatError(f"{path}: COCO JSON needs the keys 'images', 'categories' and 'annotations'.")
+    try:
+        files = {image["id"]: image["file_name"] for image in document["images"]}
+        names = {category["id"]: category["name"] for category in document["categories"]}
+        pairs = [(a["image_id"], a["category_id"], a.get("id")) for a in document["annotations"]]
+    except (KeyError, TypeError) as error:
+        raise LabelFormatError(
+            f"{path}: a COCO entry lacks {error}; images need id and file_name, categories id and name, "
+            "annotations image_id and category_id."
+        ) from error
+    _check_coco_ids(path, pairs, files, names)
+    annotated = {image_id for image_id, _, _ in pairs}
+    rows = [
+        {
+            "source_path": files[image_id],
+            "label": names[category_id],
+            "label_source": IMPORTED,
+            "location": f"annotation {annotation_id} (image id {image_id})",
+        }
+        for image_id, category_id, annotation_id in pairs
+    ] + [
+        {
+            "source_path": files[image_id],
+            "label": None,
+            "label_source": IMPORTED,
+            "location": f"image id {image_id}",
+        }
+        for image_id in files
+        if image_id not in annotated
+    ]
+    return raw_labels(rows)
+
+
+def _check_coco_ids(
+    path: Path, pairs: Sequence[tuple[Any, Any, Any]], files: Mapping[Any, str], names: Mapping[Any, str]
+) -> None:
+    for image_id, category_id, annotation_id in pairs:
+        if image_id not in files or category_id not in names:
+            raise LabelFormatError(
+                f"{path}: annotation {annotation_id} points to image id {image_id} and category id "
+                f"{category_id}, and one of them is not defined in 'images'/'categories'; fix the export."
+            )
+
+
+def parse_label_studio_export(
+    path: Path, *, strip_prefix: str = "", from_name: str | None = None
+) -> pd.DataFrame:
+    """Label Studio "Export -> JSON" of an image classification project (`<Choices>`), label_source "human".
+
+    ```
+    [{"id": 1, "data": {"image": "/data/local-files/?d=dataset/ok/img_1.png", "image_key": "ok/img_1"},
+      "annotations": [{"id": 5, "was_cancelled": false, "updated_at": "2026-01-02T10:00:00.000000Z",
+                       "result": [{"from_name": "label", "to_name": "image", "type": "choices",
+                                   "value": {"choices": ["ok"]}}]}],
+      "predictions": [...]}]
+    ```
+    The latest non-cancelled annotation (by `updated_at`, then `created_at`, then `id`) is the label; its
+    `choices` results (only those named `from_name`, if given) give the class; several choices are a conflict.
+    A task without such an annotation is an unlabelled image. The image is found by `data.image_key` when
+    present, otherwise from `data.image` (see `label_studio_image_path`). Predictions are never labels.
+    """
+    document = _load_json(path)
+    if not isinstance(document, list):
+        raise LabelFormatError(f"{path}: a Label Studio JSON export is a list of tasks; export as 'JSON'.")
+    rows: list[dict[str, Any]] = []
+    for task in document:
+        rows.extend(_label_studio_rows(path, task, strip_prefix, from_name))
+    return raw_labels(rows)
+
+
+def _label_studio_rows(
+    path: Path, task: Any, strip_prefix: str, from_name: str | None
+) -> list[dict[str, Any]]:
+    if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
+        raise LabelFormatError(
+            f"{path}: every task must be an object with a 'data' object; got {task!r:.80}."
+        )
+    data = task["data"]
+    image = data.get("image")
+    base = {
+        "source_path": label_studio_image_path(image, strip_prefix) if isinstance(image, str) else None,
+        "image_key": data.get("image_key"),
+        "label_source": HUMAN,
+        "location": f"task {task.get('id')} (image {image!r})",
+    }
+    annotation = _latest_annotation(task.get("annotations") or [])
+    choices = _choices(annotation, from_name) if annotation is not None else []
+    if not choices:
+        return [{**base, "label": None}]
+    return [{**base, "label": choice} for choice in choices]
+
+
+def _latest_annotation(annotations: Sequence[Any]) -> dict[str, Any] | None:
+    valid = [a for a in annotations if isinstance(a, dict) and not a.get("was_cancelled", False)]
+    if not valid:
+        return None
+    return max(valid, key=lambda a: (a.get("updated_at") or "", a.get("created_at") or "", a.get("id") or 0))
+
+
+def _choices(annotation: Mapping[str, Any], from_name: str | None) -> list[str]:
+    return [
+        choice
+        for result in annotation.get("result") or []
+        if result.get("type") == "choices" and (from_name is None or result.get("from_name") == from_name)
+        for choice in (result.get("value") or {}).get("choices") or []
+    ]
+
+
+def label_studio_image_path(url: str, strip_prefix: str = "") -> str | None:
+    """The dataset-relative path behind a Label Studio image URL, or None if it cannot be known.
+
+    Supported: local files (`/data/local-files/?d=<prefix><relpath>`, also with a host in front; `d` is
+    URL-decoded) and plain relative paths (`ok/img_1.png`); `strip_prefix` (e.g. `dataset/`) is removed from
+    the front of either, and a path that does not start with it cannot be mapped. Uploaded files
+    (`/data/upload/1/abc-img_1.png`) and other URLs keep only a file name, so they map to nothing: put
+    `data.image_key` in such tasks.
+    """
+    parts = urlsplit(url)
+    if parts.path.endswith(LABEL_STUDIO_LOCAL_FILES) and "d" in parse_qs(parts.query):
+        relpath = unquote(parse_qs(parts.query)["d"][0])
+    elif parts.scheme or parts.netloc or url.startswith("/data/"):
+        return None
+    else:
+        relpath = url
+    if not relpath.startswith(strip_prefix):
+        return None
+    return relpath[len(strip_prefix) :]
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError as error:
+        raise LabelFormatError(f"{path}: not valid JSON ({error}); re-export the file.") from error
+
+
+def read_raw_labels(
+    fmt: LabelFormat,
+    path: Path,
+    *,
+    relpaths: Sequence[str] | None = None,
+    strip_prefix: str = "",
+) -> pd.DataFrame:
+    """Dispatch to the parser of `fmt`. For "imagefolder", `path` is the dataset root, walked unless the
+    relpaths are given (e.g. the snapshot's file list); for the others it is the label file."""
+    if fmt == "imagefolder":
+        return parse_imagefolder(relpaths if relpaths is not None else list_imagefolder(path))
+    if fmt == "csv":
+        return parse_csv_labels(path)
+    if fmt == "coco":
+        return parse_coco_labels(path)
+    if fmt == "label_studio":
+        return parse_label_studio_export(path, strip_prefix=strip_prefix)
+    raise LabelFormatError(f"Label format {fmt!r} is unknown; use one of {', '.join(LABEL_FORMATS)}.")
+
+
+@dataclass(frozen=True)
+class LoadedLabels:
+    """A label source read, classes resolved and validated: the table the `labels` asset starts from."""
+
+    table: pd.DataFrame
+    issues: LabelIssues
+    classes: tuple[str, ...]
+    new_classes: tuple[str, ...]
+
+
+def load_labels(
+    fmt: LabelFormat,
+    path: Path,
+    *,
+    image_keys: Collection[str] | None,
+    configured_classes: Sequence[str] | None = None,
+    previous_classes: Sequence[str] | None = None,
+    strict: bool = True,
+    tolerated: Collection[str] = (),
+    relpaths: Sequence[str] | None = None,
+    strip_prefix: str = "",
+    max_examples: int = DEFAULT_MAX_EXAMPLES,
+) -> LoadedLabels:
+    """Read, resolve the class list (`resolve_classes`) and validate (`validate_labels`) one label source."""
+    raw = read_raw_labels(fmt, path, relpaths=relpaths, strip_prefix=strip_prefix)
+    observed = [label for label in raw["label"] if isinstance(label, str) and label.strip()]
+    classes, new_classes = resolve_classes(configured_classes, previous_classes, observed, strict=strict)
+    validated = validate_labels(
+        raw,
+        source_name=str(path),
+        classes=classes,
+        image_keys=image_keys,
+        strict=strict,
+        tolerated=tolerated,
+        max_examples=max_examples,
+    )
+    return LoadedLabels(validated.table, validated.issues, classes, new_classes)
