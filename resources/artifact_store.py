@@ -13,12 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 from pydantic import BaseModel
 
 from cvops.errors import ArtifactCorruptedError, ArtifactNotFoundError
 from cvops.io_utils import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
-from cvops.paths import cvops_home
 
 _URI_SCHEME = "cvops-artifact://"
 
@@ -131,12 +129,3 @@ class LocalArtifactStore:
                 yield
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
-
-
-class ArtifactStoreResource(dg.ConfigurableResource):
-    """The artifact store of a deployment: `root`, else `$CVOPS_HOME/artifacts`."""
-
-    root: str | None = None
-
-    def store(self) -> LocalArtifactStore:
-        return LocalArtifactStore(Path(self.root) if self.root else cvops_home() / "artifacts")
