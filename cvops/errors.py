@@ -179,3 +179,7 @@ class TrainingFailedError(CVOpsError):
 
 class InvalidDriftPolicyError(CVOpsError):
     """A drift policy has an alpha outside (0, 1), an effect size outside [0, 1], or a bad window size."""
+
+
+class QualityInputError(CVOpsError):
+    """A data-quality check was given inputs it cannot evaluate (e.g. images without a perceptual hash)."""
