@@ -183,3 +183,15 @@ class InvalidDriftPolicyError(CVOpsError):
 
 class QualityInputError(CVOpsError):
     """A data-quality check was given inputs it cannot evaluate (e.g. images without a perceptual hash)."""
+
+
+class IngestStateError(CVOpsError):
+    """The incremental-ingest state database cannot be opened or written."""
+
+
+class LandingFolderError(CVOpsError):
+    """The landing folder to ingest from is missing or not a folder."""
+
+
+class QuarantineError(CVOpsError):
+    """A rejected file could not be copied to quarantine or its manifest line could not be written."""

@@ -1,0 +1,88 @@
+"""Write-audit-publish audits of an ingest branch: pure functions over the version store and the report.
+
+Each audit returns an `AuditResult` a Dagster check can turn into `AssetCheckResult(passed=..., metadata=...)`;
+`offending_paths` lists at most `MAX_OFFENDING` paths so metadata stays small.
+"""
+
+import io
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+
+from cvops.images import IMAGES_PREFIX
+from cvops.ingest.pipeline import IngestReport
+from resources.version_store import VersionStore
+
+NO_ZERO_BYTE_OBJECTS = "no_zero_byte_objects"
+IMAGES_DECODE_AS_RGB_PNG = "images_decode_as_rgb_png"
+SNAPSHOT_MATCHES_MANIFEST = "snapshot_matches_manifest"
+MAX_OFFENDING = 50
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    name: str
+    passed: bool
+    description: str
+    offending_paths: tuple[str, ...]
+    num_offending: int
+
+
+def audit_snapshot(
+    store: VersionStore, ref: str, expected: IngestReport, *, base_ref: str | None = None
+) -> list[AuditResult]:
+    """Audit the committed `ref` (the ingest branch) against the ingest report.
+
+    With `base_ref` (the branch it will merge into), decoding is checked on the objects the branch changed
+    relative to `base_ref` and the manifest check also requires every such change to be in the report;
+    without it, every image at `ref` is decoded.
+    """
+    objects = store.list_objects(ref)
+    changed = (
+        {change.path for change in store.diff(base_ref, ref) if change.kind != "removed"}
+        if base_ref is not None
+        else None
+    )
+    images = [
+        o.path for o in objects if o.path.startswith(IMAGES_PREFIX) and (changed is None or o.path in changed)
+    ]
+    return [
+        _result(
+            NO_ZERO_BYTE_OBJECTS, "objects with zero bytes", [o.path for o in objects if o.size_bytes == 0]
+        ),
+        _result(IMAGES_DECODE_AS_RGB_PNG, "images that are not RGB PNGs", _not_rgb_png(store, ref, images)),
+        _result(
+            SNAPSHOT_MATCHES_MANIFEST,
+            "paths where snapshot and ingest report disagree",
+            _manifest_mismatches(objects, changed, expected),
+        ),
+    ]
+
+
+def _result(name: str, what: str, offending: list[str]) -> AuditResult:
+    description = f"{len(offending)} {what}" + (f", e.g. {offending[0]}" if offending else "")
+    return AuditResult(
+        name, not offending, description, tuple(sorted(offending)[:MAX_OFFENDING]), len(offending)
+    )
+
+
+def _not_rgb_png(store: VersionStore, ref: str, paths: list[str]) -> list[str]:
+    failing = []
+    for path in paths:
+        try:
+            with Image.open(io.BytesIO(store.read(ref, path))) as image:
+                image.load()
+                if (image.format, image.mode) != ("PNG", "RGB"):
+                    failing.append(path)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            failing.append(path)
+    return failing
+
+
+def _manifest_mismatches(objects: list, changed: set[str] | None, expected: IngestReport) -> list[str]:
+    """Reported images missing at `ref` or with other bytes, plus branch changes the report does not explain."""
+    at_ref = {o.path: o.sha256 for o in objects}
+    reported = expected.stored_paths
+    mismatched = [path for path, digest in reported.items() if at_ref.get(path) != digest]
+    unexplained = sorted(changed - reported.keys()) if changed is not None else []
+    return mismatched + unexplained

@@ -1,0 +1,180 @@
+"""Run an ingest plan against a version-store branch, then record it once the commit succeeded.
+
+Two phases keep the state honest: `ingest_to_branch` validates, quarantines and uploads (nothing is marked),
+the caller commits the branch, and only then `mark_committed` writes the state rows. A crash between upload
+and mark leaves files unmarked, so the next run redoes them; uploads of identical bytes are no-ops.
+"""
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cvops.images import stored_path
+from cvops.ingest.quarantine import Quarantine
+from cvops.ingest.scan import IngestPlan, LandingFile
+from cvops.ingest.state import IngestState, StateRow
+from cvops.ingest.validate import DEFAULT_LIMITS, Rejection, ValidationLimits, ValidImage, validate_image
+from resources.version_store import VersionStore
+
+UPLOAD_BATCH = 500
+
+
+@dataclass(frozen=True)
+class IngestProgress:
+    """Files handled so far out of `total`, the rate in files per second and the estimated seconds left."""
+
+    done: int
+    total: int
+    rate_per_s: float
+    eta_s: float
+
+
+ProgressCallback = Callable[[IngestProgress], None]
+
+
+@dataclass(frozen=True)
+class IngestedImage:
+    """One image uploaded to the branch at `path` (= `stored_path(key)`)."""
+
+    key: str
+    relpath: str
+    path: str
+    stored_sha256: str
+    source_sha256: str
+    width: int
+    height: int
+    original_mode: str
+    original_format: str
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did. `state_rows` are what `mark_committed` records after the commit."""
+
+    branch: str
+    ingested: list[IngestedImage] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    unchanged: int = 0
+    hashed: int = 0
+    seconds: float = 0.0
+    state_rows: list[StateRow] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """Files per outcome, with one `rejected_<reason>` entry per rejection reason seen."""
+        reasons = Counter(f"rejected_{rejection.reason.value}" for rejection in self.rejections)
+        return {
+            "ingested": len(self.ingested),
+            "duplicate": len(self.duplicates),
+            "rejected": len(self.rejections),
+            "unchanged": self.unchanged,
+            **dict(sorted(reasons.items())),
+        }
+
+    @property
+    def stored_paths(self) -> dict[str, str]:
+        """Stored path -> sha256 of every image this run uploaded."""
+        return {image.path: image.stored_sha256 for image in self.ingested}
+
+
+def ingest_to_branch(
+    plan: IngestPlan,
+    store: VersionStore,
+    branch: str,
+    *,
+    quarantine: Quarantine | None = None,
+    limits: ValidationLimits = DEFAULT_LIMITS,
+    progress: ProgressCallback | None = None,
+    progress_every: int = 1000,
+) -> IngestReport:
+    """Validate the planned files, quarantine rejections, upload valid images to `branch` (not committed).
+
+    A bad file never stops the run: it becomes a rejection. Store errors do stop it, before anything is marked.
+    """
+    started = time.perf_counter()
+    quarantine = quarantine or Quarantine()
+    report = IngestReport(branch=branch, unchanged=plan.unchanged, hashed=plan.hashed)
+    report.state_rows.extend(plan.refreshed)
+    for planned in plan.rejections:
+        _reject(report, quarantine, planned.file, planned.rejection)
+    rejected_content: dict[str, Rejection] = {}
+    pending: list[tuple[LandingFile, ValidImage]] = []
+    for done, landing_file in enumerate(plan.to_validate, start=1):
+        result = validate_image(
+            landing_file.path, relpath=landing_file.relpath, limits=limits, source_sha256=landing_file.sha256
+        )
+        if isinstance(result, Rejection):
+            rejected_content[result.source_sha256 or ""] = result
+            _reject(report, quarantine, landing_file, result)
+        else:
+            pending.append((landing_file, result))
+        if len(pending) >= UPLOAD_BATCH:
+            _upload(store, branch, pending, report)
+            pending = []
+        if progress is not None and (done % progress_every == 0 or done == len(plan.to_validate)):
+            progress(_progress(done, len(plan.to_validate), started))
+    _upload(store, branch, pending, report)
+    _record_duplicates(plan, report, quarantine, rejected_content)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def mark_committed(state: IngestState, report: IngestReport) -> int:
+    """Phase two: record the report's outcomes. Call only after the branch commit succeeded."""
+    return state.mark(report.state_rows)
+
+
+def _upload(
+    store: VersionStore, branch: str, pending: list[tuple[LandingFile, ValidImage]], report: IngestReport
+) -> None:
+    if not pending:
+        return
+    store.upload_many(branch, ((stored_path(v.key), v.png_bytes, v.stored_sha256) for _, v in pending))
+    for landing_file, valid in pending:
+        report.ingested.append(_ingested(valid))
+        report.state_rows.append(landing_file.state_row("ingested", valid.key, valid.stored_sha256))
+
+
+def _ingested(valid: ValidImage) -> IngestedImage:
+    return IngestedImage(
+        key=valid.key,
+        relpath=valid.relpath,
+        path=stored_path(valid.key),
+        stored_sha256=valid.stored_sha256,
+        source_sha256=valid.source_sha256,
+        width=valid.width,
+        height=valid.height,
+        original_mode=valid.original_mode,
+        original_format=valid.original_format,
+    )
+
+
+def _reject(
+    report: IngestReport, quarantine: Quarantine, landing_file: LandingFile, rejection: Rejection
+) -> None:
+    quarantine.add(landing_file.path, rejection)
+    report.rejections.append(rejection)
+    report.state_rows.append(landing_file.state_row("rejected", None, None))
+
+
+def _record_duplicates(
+    plan: IngestPlan, report: IngestReport, quarantine: Quarantine, rejected_content: dict[str, Rejection]
+) -> None:
+    """Copies of a file rejected in this run share its rejection; the others point at the kept key."""
+    for landing_file, original_key in plan.duplicates:
+        rejected = rejected_content.get(landing_file.sha256 or "")
+        if rejected is not None:
+            copy = Rejection(landing_file.relpath, rejected.reason, rejected.detail, rejected.source_sha256)
+            _reject(report, quarantine, landing_file, copy)
+            continue
+        report.duplicates.append((landing_file.relpath, original_key))
+        report.state_rows.append(landing_file.state_row("duplicate", original_key, None))
+
+
+def _progress(done: int, total: int, started: float) -> IngestProgress:
+    elapsed = max(time.perf_counter() - started, 1e-9)
+    rate = done / elapsed
+    return IngestProgress(
+        done=done, total=total, rate_per_s=rate, eta_s=(total - done) / rate if rate else 0.0
+    )

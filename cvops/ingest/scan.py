@@ -1,0 +1,197 @@
+"""Plan an ingest: which landing files are new or changed, which are duplicates, which must be rejected.
+
+Rules, in order:
+1. Hidden files and folders (`.name`) and temp files (`*.tmp`, `*.part`, `*.crdownload`, `*.swp`, `*~`) are
+   skipped: they are being written or belong to tools.
+2. A symlink whose target resolves outside the landing root (or does not exist) is rejected `outside_root`.
+   Symlinked folders are not descended: a target inside the root is walked anyway, one outside is refused.
+3. A file whose size and mtime_ns equal its state row is unchanged: not read, not hashed.
+4. Other files are hashed once. If their content equals their state row's, only the stat is refreshed.
+5. Files whose keys collide (`a.jpg` and `a.png` both map to `a`) are rejected `name_collision`, except one
+   already ingested under that key and unchanged.
+6. Among the rest, identical contents are ingested once: the first by relpath (or the image already ingested
+   with that content) is kept, the others become `duplicate_of` its key.
+"""
+
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cvops.errors import LandingFolderError
+from cvops.images import image_key
+from cvops.ingest.state import IngestState, StateRow
+from cvops.ingest.validate import Rejection, RejectReason
+from cvops.io_utils import sha256_file
+
+TEMP_SUFFIXES: tuple[str, ...] = (".tmp", ".part", ".crdownload", ".swp", "~")
+
+Hasher = Callable[[Path], str]
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """A file found in the landing folder, with the stat the state compares against."""
+
+    relpath: str
+    path: Path
+    size: int
+    mtime_ns: int
+    sha256: str | None = None
+
+    @property
+    def key(self) -> str:
+        return image_key(self.relpath)
+
+    def state_row(self, outcome: str, key: str | None, stored_sha256: str | None) -> StateRow:
+        return StateRow(self.relpath, self.size, self.mtime_ns, self.sha256, outcome, key, stored_sha256)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class PlannedRejection:
+    file: LandingFile
+    rejection: Rejection
+
+
+@dataclass
+class IngestPlan:
+    """What an ingest run will do. Nothing has been written anywhere yet."""
+
+    landing: Path
+    to_validate: list[LandingFile] = field(default_factory=list)
+    duplicates: list[tuple[LandingFile, str]] = field(default_factory=list)
+    rejections: list[PlannedRejection] = field(default_factory=list)
+    refreshed: list[StateRow] = field(default_factory=list)
+    unchanged: int = 0
+    hashed: int = 0
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.to_validate or self.duplicates or self.rejections or self.refreshed)
+
+
+def scan_landing(landing: Path, state: IngestState, *, hasher: Hasher = sha256_file) -> IngestPlan:
+    """Compare the landing folder with `state` and plan the work (module docstring has the rules)."""
+    if not landing.is_dir():
+        raise LandingFolderError(
+            f"Landing folder {landing} does not exist or is not a folder; create it or set CVOPS_LANDING."
+        )
+    root = landing.resolve()
+    plan = IngestPlan(landing=root)
+    known = state.rows()
+    files: list[LandingFile] = []
+    for relpath, path in _walk(root):
+        if _escapes_root(root, path):
+            _plan_outside_root(relpath, path, known, plan)
+        elif path.is_file():
+            stat = path.stat()
+            files.append(LandingFile(relpath, path, stat.st_size, stat.st_mtime_ns))
+    changed = _hash_changed(files, known, hasher, plan)
+    candidates = _reject_collisions(files, changed, known, plan)
+    _split_duplicates(candidates, known, plan)
+    return plan
+
+
+def _walk(root: Path) -> Iterator[tuple[str, Path]]:
+    """(relpath, path) of every non-hidden, non-temp entry that is a file or a symlink, sorted per folder."""
+    for folder, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(name for name in dirnames if not name.startswith("."))
+        base = Path(folder)
+        for name in sorted(filenames):
+            if name.startswith(".") or name.endswith(TEMP_SUFFIXES):
+                continue
+            path = base / name
+            yield path.relative_to(root).as_posix(), path
+        for name in dirnames:
+            if (base / name).is_symlink():
+                yield (base / name).relative_to(root).as_posix(), base / name
+
+
+def _escapes_root(root: Path, path: Path) -> bool:
+    """A symlink whose target is outside `root` or missing."""
+    if not path.is_symlink():
+        return False
+    target = path.resolve()
+    return not target.is_relative_to(root) or not target.exists()
+
+
+def _plan_outside_root(relpath: str, path: Path, known: dict[str, StateRow], plan: IngestPlan) -> None:
+    """Reject once; the link's own stat (lstat) marks it as seen, so later scans do not report it again."""
+    link = path.lstat()
+    row = known.get(relpath)
+    if row is not None and (row.size, row.mtime_ns) == (link.st_size, link.st_mtime_ns):
+        plan.unchanged += 1
+        return
+    landing_file = LandingFile(relpath, path, link.st_size, link.st_mtime_ns)
+    rejection = Rejection(relpath, RejectReason.OUTSIDE_ROOT, f"symlink to {path.resolve()}", None)
+    plan.rejections.append(PlannedRejection(landing_file, rejection))
+
+
+def _hash_changed(
+    files: list[LandingFile], known: dict[str, StateRow], hasher: Hasher, plan: IngestPlan
+) -> list[LandingFile]:
+    """Hash files whose stat changed; return those whose content changed too."""
+    changed: list[LandingFile] = []
+    for landing_file in files:
+        row = known.get(landing_file.relpath)
+        if row is not None and (row.size, row.mtime_ns) == (landing_file.size, landing_file.mtime_ns):
+            plan.unchanged += 1
+            continue
+        hashed = LandingFile(
+            landing_file.relpath,
+            landing_file.path,
+            landing_file.size,
+            landing_file.mtime_ns,
+            hasher(landing_file.path),
+        )
+        plan.hashed += 1
+        if row is not None and row.source_sha256 == hashed.sha256:
+            plan.refreshed.append(hashed.state_row(row.outcome, row.key, row.stored_sha256))
+        else:
+            changed.append(hashed)
+    return changed
+
+
+def _reject_collisions(
+    files: list[LandingFile], changed: list[LandingFile], known: dict[str, StateRow], plan: IngestPlan
+) -> list[LandingFile]:
+    relpaths_by_key: dict[str, list[str]] = defaultdict(list)
+    for landing_file in files:
+        relpaths_by_key[landing_file.key].append(landing_file.relpath)
+    candidates: list[LandingFile] = []
+    changed_relpaths = {landing_file.relpath for landing_file in changed}
+    for landing_file in changed:
+        rivals = [relpath for relpath in relpaths_by_key[landing_file.key] if relpath != landing_file.relpath]
+        if not rivals:
+            candidates.append(landing_file)
+            continue
+        holder = [
+            r for r in rivals if r not in changed_relpaths and known.get(r, _NO_ROW).outcome == "ingested"
+        ]
+        detail = f"key {landing_file.key!r} is also the key of {', '.join(rivals)}"
+        if holder:
+            detail += f" ({holder[0]} is already ingested under it)"
+        rejection = Rejection(landing_file.relpath, RejectReason.NAME_COLLISION, detail, landing_file.sha256)
+        plan.rejections.append(PlannedRejection(landing_file, rejection))
+    return candidates
+
+
+_NO_ROW = StateRow("", 0, 0, None, "rejected", None, None)
+
+
+def _split_duplicates(candidates: list[LandingFile], known: dict[str, StateRow], plan: IngestPlan) -> None:
+    ingested_key_by_content = {
+        row.source_sha256: row.key
+        for row in known.values()
+        if row.outcome == "ingested" and row.key is not None
+    }
+    first_by_content: dict[str, str] = {}
+    for landing_file in sorted(candidates, key=lambda item: item.relpath):
+        digest = landing_file.sha256 or ""
+        original = ingested_key_by_content.get(digest) or first_by_content.get(digest)
+        if original is not None and original != landing_file.key:
+            plan.duplicates.append((landing_file, original))
+        else:
+            first_by_content[digest] = landing_file.key
+            plan.to_validate.append(landing_file)
