@@ -105,7 +105,13 @@ class InferenceService:
     async def refresh_models(self) -> None:
         """Load any newly published model off the event loop, then swap it in."""
         for slot in self.slots:
-            if await run_in_threadpool(slot.refresh):
+            failures_before = slot.load_failures
+            changed = await run_in_threadpool(slot.refresh)
+            if slot.load_failures > failures_before:
+                self.metrics.model_load_failures.labels(model=slot.role).inc(
+                    slot.load_failures - failures_before
+                )
+            if changed:
                 loaded = slot.require()
                 self.metrics.set_model(slot.role, loaded.version, loaded.sha256)
                 self.metrics.model_switches.labels(model=slot.role).inc()

@@ -22,6 +22,7 @@ SHADOW_AGREEMENT_RATE = "cvops_shadow_agreement_rate"
 SHADOW_CAPTURES = "cvops_shadow_captures"
 MODEL = "cvops_model"
 MODEL_SWITCHES = "cvops_model_switches"
+MODEL_LOAD_FAILURES = "cvops_model_load_failures"
 DRIFT_SCORE = "cvops_drift_score"
 BACKGROUND_ERRORS = "cvops_background_errors"
 
@@ -85,6 +86,12 @@ class ServingMetrics:
         self.model = Info(MODEL, "The model version served in each role", ["model"], registry=registry)
         self.model_switches = Counter(
             MODEL_SWITCHES, "Hot switches to a new model", ["model"], registry=registry
+        )
+        self.model_load_failures = Counter(
+            MODEL_LOAD_FAILURES,
+            "Published models that failed to load (the old one kept serving)",
+            ["model"],
+            registry=registry,
         )
         self.background_errors = Counter(
             BACKGROUND_ERRORS,

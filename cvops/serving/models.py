@@ -16,7 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
-from cvops.errors import CVOpsError, ModelUnavailableError
+from cvops.errors import ModelUnavailableError
 from cvops.model.preprocess import ImageInput, Preprocessing
 from resources.artifact_store import LocalArtifactStore
 
@@ -140,7 +140,7 @@ class ModelSlot:
             self._fingerprint = fingerprint
             try:
                 loaded = self._load()
-            except (CVOpsError, OSError, ValueError, RuntimeError) as error:
+            except Exception as error:  # ONNX Runtime raises its own exception types; none may stop serving
                 self.load_failures += 1
                 logger.error(
                     "Keeping the current %s: loading %s failed: %s", self.role, self.source.description, error
