@@ -67,8 +67,10 @@ def build_sidecar(trained: TrainedModel, code_version: str) -> dict[str, Any]:
 def save_model(store: LocalArtifactStore, trained: TrainedModel, *, code_version: str) -> ModelRef:
     """Store the weights and the sidecar (content-addressed, so identical weights are stored once)."""
     weights = store.put_file(trained.weights_path, WEIGHTS_SUFFIX)
-    sidecar = build_sidecar(trained, code_version)
-    sidecar_ref = store.put_bytes(json.dumps(sidecar, indent=1, sort_keys=True).encode(), SIDECAR_SUFFIX)
+    sidecar_text = json.dumps(build_sidecar(trained, code_version), indent=1, sort_keys=True)
+    sidecar_ref = store.put_bytes(sidecar_text.encode(), SIDECAR_SUFFIX)
+    # Read back from JSON so the ref equals itself after a JSON round trip (tuples become lists).
+    sidecar = json.loads(sidecar_text)
     return ModelRef(
         weights=weights,
         sidecar=sidecar_ref,
