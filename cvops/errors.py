@@ -195,3 +195,8 @@ class LandingFolderError(CVOpsError):
 
 class QuarantineError(CVOpsError):
     """A rejected file could not be copied to quarantine or its manifest line could not be written."""
+
+
+class PrelabelConfigError(CVOpsError):
+    """Pre-labelling was asked for an unknown uncertainty method, a negative budget, a threshold outside (0, 1]
+    or a different number of image keys than images."""
