@@ -1,6 +1,7 @@
 """`/metrics` exposes request, prediction, shadow, model and drift metrics with exact values."""
 
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from serving_testkit import png_bytes, running_service
 
 from cvops.export.predictor import Predictor
+from cvops.serving import metrics as metrics_module
 from cvops.serving.config import CHAMPION_EXPORT_ALIAS, ServingConfig, latest_drift_path
 from resources.artifact_store import LocalArtifactStore
 
@@ -83,3 +85,17 @@ def test_drift_score_is_absent_until_the_drift_asset_writes_it(
         assert not any(name == "cvops_drift_score" for name, _ in _samples(url))
         drift_file.write_text(json.dumps({"window": "2026-11-23", "drift_score": 0.07}))
         assert _samples(url)[("cvops_drift_score", (("window", "2026-11-23"),))] == 0.07
+
+
+def test_grafana_dashboard_queries_only_metrics_the_service_defines() -> None:
+    dashboard = json.loads((Path(__file__).parents[3] / "deploy" / "grafana-dashboard.json").read_text())
+    queried = {
+        re.sub(r"_(total|bucket|sum|count|info)$", "", name)
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"cvops_[a-z_]+", target["expr"])
+    }
+    defined = {
+        value for name, value in vars(metrics_module).items() if name.isupper() and isinstance(value, str)
+    }
+    assert queried == defined - {metrics_module.BACKGROUND_ERRORS}
