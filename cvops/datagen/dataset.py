@@ -10,7 +10,6 @@ Layouts written by `write_dataset` (relpaths are relative to the *landing root*,
 
 import io
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
@@ -152,16 +151,16 @@ def encode_png(pixels: np.ndarray) -> bytes:
 
 
 def _write_file(path: Path, data: bytes) -> None:
-    # Temp file + rename keeps a watcher from ingesting half a PNG; no fsync, because demo data is
-    # regenerated rather than recovered after a crash, and fsync per file would dominate the run time.
+    # Temp file + rename keeps a watcher from ingesting half a PNG (temp names are hidden, which ingest skips).
+    # No fsync and no random temp names: demo data is regenerated rather than recovered after a crash, and
+    # both would dominate the run time for thousands of small files.
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp_path = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp_name, path)
+        tmp_path.write_bytes(data)
+        os.replace(tmp_path, path)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp_path.unlink(missing_ok=True)
         raise
 
 
