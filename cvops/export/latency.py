@@ -90,10 +90,10 @@ def ort_runner(onnx_path: Path, threads: int) -> Runner:
 
 
 def ort_op_profile(
-    onnx_path: Path, pixels: np.ndarray, threads: int, runs: int, profile_dir: Path
+    onnx_path: Path, pixels: np.ndarray, threads: int, runs: int, profile_dir: Path, per_node: bool = False
 ) -> dict[str, float]:
-    """Mean milliseconds per run spent in each ORT kernel kind (`op_type`), from ORT's own profiler, slowest
-    first. Used to explain latency: which kernels ran, and whether QDQ pairs were fused into integer ops."""
+    """Mean milliseconds per run spent in each ORT kernel kind (`op_type`; with `per_node`, `op_type:node`),
+    from ORT's own profiler, slowest first. Used to explain latency: which kernels ran, and where time goes."""
     import json
 
     session = _ort_session(onnx_path, threads, profile_dir)
@@ -103,9 +103,30 @@ def ort_op_profile(
     totals: dict[str, float] = {}
     for event in events:
         if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
-            op_type = event["args"]["op_name"]
-            totals[op_type] = totals.get(op_type, 0.0) + event["dur"] / 1000.0 / runs
+            key = event["args"]["op_name"]
+            if per_node:
+                key = f"{key}:{event['name'].removesuffix('_kernel_time')}"
+            totals[key] = totals.get(key, 0.0) + event["dur"] / 1000.0 / runs
     return dict(sorted(totals.items(), key=lambda item: -item[1]))
+
+
+def ort_optimized_op_types(onnx_path: Path, threads: int, optimized_path: Path) -> dict[str, int]:
+    """Op types (with counts) of the graph ORT actually runs after its CPU optimisations, saved to
+    `optimized_path`. Shows whether QuantizeLinear/DequantizeLinear pairs were fused into QLinearConv etc."""
+    import onnx
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.optimized_model_filepath = str(optimized_path)
+    # ORT warns that the saved graph is CPU-specific; that is the point here, so keep the log quiet.
+    options.log_severity_level = 3
+    ort.InferenceSession(str(onnx_path), sess_options=options, providers=["CPUExecutionProvider"])
+    counts: dict[str, int] = {}
+    for node in onnx.load(str(optimized_path)).graph.node:
+        counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return counts
 
 
 def _ort_session(onnx_path: Path, threads: int, profile_dir: Path | None) -> "onnxruntime.InferenceSession":

@@ -82,3 +82,7 @@ def test_op_profile_lists_kernels(fp32_export: OnnxExport, trained: TrainedModel
     assert {"Conv", "MaxPool"} <= set(profile)
     assert all(milliseconds > 0 for milliseconds in profile.values())
     assert list(profile.values()) == sorted(profile.values(), reverse=True)
+    layers = ort_op_profile(
+        fp32_export.path, trained.test.pixels[:8], threads=1, runs=3, profile_dir=tmp_path, per_node=True
+    )
+    assert len([key for key in layers if key.startswith("Conv:")]) == 2
