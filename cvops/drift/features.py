@@ -205,7 +205,8 @@ def fit_output_projection(reference_vectors: np.ndarray, components: int = 3) ->
     """PCA (via SVD) of the reference outputs, keeping `components` directions with non-zero variance.
 
     Probabilities sum to 1, so C classes give at most C-1 such directions; the constant one is dropped.
-    Component signs are fixed (largest absolute loading positive) so the same data gives the same projection.
+    Component signs are fixed (largest absolute loading positive, the first on ties) so the same data gives the
+    same projection.
     """
     vectors = np.asarray(reference_vectors, dtype=np.float64)
     mean = vectors.mean(axis=0)
@@ -213,7 +214,10 @@ def fit_output_projection(reference_vectors: np.ndarray, components: int = 3) ->
     largest = singular_values.max(initial=0.0)
     informative = int((singular_values > _RANK_TOLERANCE * largest).sum()) if largest > 0 else 0
     kept = right[: min(components, informative)]
-    signs = np.sign(kept[np.arange(kept.shape[0]), np.abs(kept).argmax(axis=1)])
+    loadings = np.abs(kept)
+    # First loading within tolerance of the largest: ties (e.g. (1, -1)/sqrt(2) for two classes) break stably.
+    dominant = (loadings >= loadings.max(axis=1, keepdims=True) - _RANK_TOLERANCE).argmax(axis=1)
+    signs = np.sign(kept[np.arange(kept.shape[0]), dominant])
     kept = kept * signs[:, None]
     return OutputProjection(mean=tuple(mean.tolist()), components=tuple(tuple(row) for row in kept.tolist()))
 

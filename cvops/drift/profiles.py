@@ -13,7 +13,7 @@ import pandas as pd
 from cvops.errors import ProfileDecodeError
 
 if TYPE_CHECKING:
-    from whylogs.core import DatasetProfileView
+    from cvops.drift.whylogs_compat import DatasetProfileView
 
 _SUMMARY_QUANTILES = ("q_05", "q_25", "median", "q_75", "q_95")
 _TOP_CATEGORIES = 10
