@@ -231,8 +231,20 @@ class LakeFSVersionStore:
 
         return error
 
+    def _committed_sha256(self, branch: str, path: str) -> str | None:
+        """The sha256 of `path` at the branch's last commit (`branch@` excludes staged changes)."""
+        import lakefs.exceptions as lx
+
+        try:
+            return (self._repo().ref(f"{branch}@").object(path).stat().metadata or {}).get(
+                SHA256_METADATA_KEY
+            )
+        except lx.ObjectNotFoundException:
+            return None
+
     def upload(self, branch: str, path: str, data: bytes, sha256: str | None = None) -> ObjectInfo:
         import lakefs.exceptions as lx
+        from lakefs.exceptions import api_exception_handler
 
         digest = sha256 or sha256_bytes(data)
         with self._translated("upload", ref=branch, path=path):
@@ -243,6 +255,11 @@ class LakeFSVersionStore:
                 current = None
             if current is not None and (current.metadata or {}).get(SHA256_METADATA_KEY) == digest:
                 return ObjectInfo(path=path, sha256=digest, size_bytes=current.size_bytes or len(data))
+            if current is not None and self._committed_sha256(branch, path) == digest:
+                # Writing the committed bytes back undoes a staged change; lakeFS would keep it as a change.
+                with api_exception_handler():
+                    self._repo().branch(branch).reset_changes(path_type="object", path=path)
+                return ObjectInfo(path=path, sha256=digest, size_bytes=len(data))
             handle.upload(data, mode="wb", pre_sign=False, metadata={SHA256_METADATA_KEY: digest})
         return ObjectInfo(path=path, sha256=digest, size_bytes=len(data))
 

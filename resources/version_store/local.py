@@ -369,8 +369,8 @@ class LocalVersionStore:
             rows = self._view_rows(conn, ref, "", path=path)
         if not rows:
             raise ObjectNotFoundError(
-                f"repository {self.repository!r}: no object {path!r} at ref {ref!r}; list_objects() shows "
-                "what is there"
+                f"repository {self.repository!r}, ref {ref!r}, path {path!r}: no such object; list_objects() "
+                "shows what is there"
             )
         path, digest, size = rows[0]
         return ObjectInfo(path=path, sha256=digest, size_bytes=size)

@@ -125,7 +125,12 @@ class LakeFSStandIn:
         self._lock = threading.RLock()
         self._seq = itertools.count()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, name="lakefs-standin", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="lakefs-standin",
+            daemon=True,
+        )
 
     @property
     def url(self) -> str:
@@ -153,6 +158,8 @@ class LakeFSStandIn:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes; with Nagle on, each response waits ~40 ms for an ACK.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 """Keep test output quiet; the stand-in records requests in `standin.requests` instead."""
@@ -276,6 +283,9 @@ class LakeFSStandIn:
     ) -> tuple[int, Any, dict[str, str]]:
         if not rest and method == "GET":
             return 200, {"id": name, "commit_id": self._branch(repo, name).head}, {}
+        if not rest and method == "PUT":
+            self._reset(self._branch(repo, name), json.loads(body))
+            return 204, None, {}
         if not rest and method == "DELETE":
             if name == repo.default_branch and name in repo.branches:
                 raise ApiError(403, "cannot delete repository default branch")
@@ -365,9 +375,11 @@ class LakeFSStandIn:
         return repo.branches[name]
 
     def _commit(self, repo: StoredRepository, ref: str) -> StoredCommit:
-        """Dereference a branch, tag or commit id (the committed state; staging is not part of a commit)."""
+        """Dereference a branch, `branch@`, tag or commit id (commits never include staged changes)."""
         if ref in repo.branches:
             return repo.commits[repo.branches[ref].head]
+        if ref.endswith("@") and ref[:-1] in repo.branches:
+            return repo.commits[repo.branches[ref[:-1]].head]
         if ref in repo.tags:
             return repo.commits[repo.tags[ref]]
         if ref in repo.commits:
@@ -495,6 +507,17 @@ class LakeFSStandIn:
         )
         branch.staging[path] = obj
         return self._object_stats(path, obj)
+
+    @staticmethod
+    def _reset(branch: StoredBranch, request: dict[str, Any]) -> None:
+        kind, path = request["type"], request.get("path", "")
+        if kind == "reset":
+            branch.staging.clear()
+        elif kind == "object":
+            branch.staging.pop(path, None)
+        else:
+            for staged in [p for p in branch.staging if p.startswith(path)]:
+                del branch.staging[staged]
 
     def _delete_object(self, repo: StoredRepository, branch: StoredBranch, path: str) -> None:
         if path in repo.commits[branch.head].tree:
