@@ -2,7 +2,8 @@
 
 Rules, in order:
 1. Hidden files and folders (`.name`) and temp files (`*.tmp`, `*.part`, `*.crdownload`, `*.swp`, `*~`) are
-   skipped: they are being written or belong to tools.
+   skipped: they are being written or belong to tools. So are label and sidecar files (`*.json`, `*.csv`,
+   `*.txt`, `*.xml`, `*.yaml`): they describe images and are read by the labels asset, not ingested.
 2. A symlink whose target resolves outside the landing root (or does not exist) is rejected `outside_root`.
    Symlinked folders are not descended: a target inside the root is walked anyway, one outside is refused.
 3. A file whose size and mtime_ns equal its state row is unchanged: not read, not hashed.
@@ -26,6 +27,7 @@ from cvops.ingest.validate import Rejection, RejectReason
 from cvops.io_utils import sha256_file
 
 TEMP_SUFFIXES: tuple[str, ...] = (".tmp", ".part", ".crdownload", ".swp", "~")
+SIDECAR_SUFFIXES: tuple[str, ...] = (".json", ".jsonl", ".csv", ".txt", ".xml", ".yaml", ".yml")
 
 Hasher = Callable[[Path], str]
 
@@ -71,8 +73,14 @@ class IngestPlan:
         return not (self.to_validate or self.duplicates or self.rejections or self.refreshed)
 
 
-def scan_landing(landing: Path, state: IngestState, *, hasher: Hasher = sha256_file) -> IngestPlan:
-    """Compare the landing folder with `state` and plan the work (module docstring has the rules)."""
+def scan_landing(
+    landing: Path, state: IngestState, *, hasher: Hasher = sha256_file, key_prefix: str = ""
+) -> IngestPlan:
+    """Compare the landing folder with `state` and plan the work (module docstring has the rules).
+
+    `key_prefix` (e.g. `production/2026-11-23T14/`) is put before every relpath, so folders other than the
+    landing folder, such as a production window, are ingested under their own keys.
+    """
     if not landing.is_dir():
         raise LandingFolderError(
             f"Landing folder {landing} does not exist or is not a folder; create it or set CVOPS_LANDING."
@@ -81,7 +89,7 @@ def scan_landing(landing: Path, state: IngestState, *, hasher: Hasher = sha256_f
     plan = IngestPlan(landing=root)
     known = state.rows()
     files: list[LandingFile] = []
-    for relpath, path in _walk(root):
+    for relpath, path in _walk(root, key_prefix):
         if _escapes_root(root, path):
             _plan_outside_root(relpath, path, known, plan)
         elif path.is_file():
@@ -93,19 +101,19 @@ def scan_landing(landing: Path, state: IngestState, *, hasher: Hasher = sha256_f
     return plan
 
 
-def _walk(root: Path) -> Iterator[tuple[str, Path]]:
-    """(relpath, path) of every non-hidden, non-temp entry that is a file or a symlink, sorted per folder."""
+def _walk(root: Path, key_prefix: str = "") -> Iterator[tuple[str, Path]]:
+    """(relpath, path) of every non-hidden, non-temp, non-sidecar file or symlink, sorted per folder."""
     for folder, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames[:] = sorted(name for name in dirnames if not name.startswith("."))
         base = Path(folder)
         for name in sorted(filenames):
-            if name.startswith(".") or name.endswith(TEMP_SUFFIXES):
+            if name.startswith(".") or name.lower().endswith(TEMP_SUFFIXES + SIDECAR_SUFFIXES):
                 continue
             path = base / name
-            yield path.relative_to(root).as_posix(), path
+            yield key_prefix + path.relative_to(root).as_posix(), path
         for name in dirnames:
             if (base / name).is_symlink():
-                yield (base / name).relative_to(root).as_posix(), base / name
+                yield key_prefix + (base / name).relative_to(root).as_posix(), base / name
 
 
 def _escapes_root(root: Path, path: Path) -> bool:

@@ -210,3 +210,17 @@ def test_audits_catch_bad_objects_and_unexplained_changes(
     assert results["images_decode_as_rgb_png"].offending_paths == ("images/empty.png", "images/fake.png")
     assert results["snapshot_matches_manifest"].offending_paths == ("images/empty.png", "images/fake.png")
     assert results["snapshot_matches_manifest"].description.startswith("2 paths where")
+
+
+def test_key_prefix_and_sidecars(tmp_path: Path) -> None:
+    """A production window is ingested under its prefix; its JSON sidecars and label CSVs are not images."""
+    window = tmp_path / "2026-11-23T14"
+    write_dataset(window, 3, layout="imagefolder", size=16, seed=2)
+    (window / "ok" / "request-1.json").write_text("{}")
+    (window / "labels.csv").write_text("path,label\n")
+    plan = scan_landing(window, IngestState(tmp_path / "state.sqlite"), key_prefix="production/2026-11-23T14/")
+    relpaths = sorted(landing_file.relpath for landing_file in plan.to_validate)
+    assert len(relpaths) == 3
+    assert all(relpath.startswith("production/2026-11-23T14/") for relpath in relpaths)
+    assert all(relpath.endswith(".png") for relpath in relpaths)
+    assert plan.rejections == []
