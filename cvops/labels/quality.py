@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from cvops.errors import QualityInputError
-from cvops.labels.phash import dhash_bytes, hamming_matrix
+from cvops.labels.phash import HashMethod, hamming_matrix, hash_bytes
 from cvops.labels.table import LABEL_SOURCES, SPLITS, TABLE_COLUMNS
 
 LABEL_SCHEMA = "label_schema_valid"
@@ -66,7 +66,7 @@ class QualityConfig:
     width_range: tuple[int, int] = (8, 4096)
     height_range: tuple[int, int] = (8, 4096)
     channels: int = 3
-    near_duplicate_max_distance: int = 4
+    near_duplicate_max_distance: int = 2
     near_duplicate_splits: tuple[str, str] = ("train", "test")
     max_examples: int = DEFAULT_MAX_EXAMPLES
 
@@ -153,7 +153,10 @@ def _verdict(
     failed_text: str,
     extra: Mapping[str, Any] | None = None,
 ) -> QualityResult:
-    """Merge expectation outcomes into one result; offending rows are merged per `key_column` value."""
+    """Merge expectation outcomes into one result; offending rows are merged per `key_column` value.
+
+    The failure description is the number of offending rows followed by `failed_text`.
+    """
     merged: dict[Any, dict[str, Any]] = {}
     for outcome in outcomes:
         for row in outcome.unexpected_rows:
@@ -166,7 +169,7 @@ def _verdict(
         "expectations": [outcome.summary for outcome in outcomes],
         **(extra or {}),
     }
-    text = passed_text if passed else failed_text.format(num_offending=len(merged), num_rows=num_rows)
+    text = passed_text if passed else f"{len(merged)} {failed_text}"
     return QualityResult(name=name, passed=passed, description=text, metadata=metadata)
 
 
@@ -213,7 +216,7 @@ def check_label_schema(
         key_column="image_key",
         max_examples=max_examples,
         passed_text=f"All {len(table)} rows match the labels table schema.",
-        failed_text="Schema violations: " + ", ".join(failed) + "; {num_offending} offending row(s).",
+        failed_text="offending row(s); schema violations: " + ", ".join(failed) + ".",
         extra={"expected_columns": list(TABLE_COLUMNS), "observed_columns": [str(c) for c in table.columns]},
     )
 
@@ -238,8 +241,7 @@ def check_labels_in_class_set(
         key_column="image_key",
         max_examples=max_examples,
         passed_text=f"All {len(table)} labels are in the class set {list(classes)}.",
-        failed_text="{num_offending} of {num_rows} rows have a label outside the class set "
-        + f"{list(classes)}.",
+        failed_text=f"row(s) have a label outside the class set {list(classes)}.",
         extra={"classes": list(classes)},
     )
 
@@ -266,15 +268,17 @@ def check_no_split_leakage(
         key_column="image_key",
         max_examples=max_examples,
         passed_text=f"No image content (sha256) of the {len(table)} rows is in two splits.",
-        failed_text="{num_offending} row(s) share their image bytes (sha256) with a row of another split.",
+        failed_text="row(s) share their image bytes (sha256) with a row of another split.",
         extra={"num_leaked_sha256": int((frame.groupby("sha256")["split"].nunique() > 1).sum())},
     )
 
 
-def compute_phashes(table: pd.DataFrame, read_bytes: Callable[[str], bytes]) -> dict[str, int]:
-    """{image_key: 64-bit dHash} for every row, reading each image by its stored `path`."""
+def compute_phashes(
+    table: pd.DataFrame, read_bytes: Callable[[str], bytes], method: HashMethod = "phash"
+) -> dict[str, int]:
+    """{image_key: 64-bit perceptual hash} for every row, reading each image by its stored `path`."""
     return {
-        key: dhash_bytes(read_bytes(path))
+        key: hash_bytes(read_bytes(path), method)
         for key, path in zip(table["image_key"], table["path"], strict=True)
     }
 
@@ -283,12 +287,12 @@ def check_no_near_duplicate_leakage(
     table: pd.DataFrame,
     phashes: Mapping[str, int],
     *,
-    max_distance: int = 4,
+    max_distance: int = 2,
     splits: tuple[str, str] = ("train", "test"),
     runner: ExpectationRunner | None = None,
     max_examples: int = DEFAULT_MAX_EXAMPLES,
 ) -> QualityResult:
-    """No image of `splits[1]` is within `max_distance` bits (dHash Hamming distance) of one of `splits[0]`.
+    """No image of `splits[1]` is within `max_distance` bits (perceptual-hash Hamming distance) of one of `splits[0]`.
 
     Every row of the two splits needs a hash in `phashes` (`compute_phashes`); with either split empty the
     check passes with `num_compared_pairs` 0.
@@ -316,9 +320,8 @@ def check_no_near_duplicate_leakage(
         num_rows=len(table),
         key_column="image_key",
         max_examples=max_examples,
-        passed_text=f"No {splits[1]} image is within {max_distance} dHash bits of a {splits[0]} image.",
-        failed_text="{num_offending} "
-        + f"{splits[1]} image(s) are near-duplicates (dHash distance <= {max_distance}) of {splits[0]} images.",
+        passed_text=f"No {splits[1]} image is within {max_distance} perceptual-hash bits of a {splits[0]} image.",
+        failed_text=f"{splits[1]} image(s) are near-duplicates (perceptual-hash distance <= {max_distance}) of {splits[0]} images.",
         extra={
             "max_hamming_distance": max_distance,
             "compared_splits": list(splits),
@@ -381,7 +384,7 @@ def check_min_images_per_class(
         key_column="label",
         max_examples=max_examples,
         passed_text=f"Every class has at least {min_images} images.",
-        failed_text="{num_offending} class(es) have fewer than " + f"{min_images} images.",
+        failed_text=f"class(es) have fewer than {min_images} images.",
         extra={
             "min_images_per_class": min_images,
             "class_counts": dict(zip(counts["label"], counts["num_images"], strict=True)),
@@ -421,8 +424,7 @@ def check_class_balance(
         passed_text=f"Class balance max/min = {ratio:.2f} <= {max_ratio}."
         if ratio
         else "No classes to balance.",
-        failed_text="{num_offending} class(es) have fewer than "
-        + f"{floor:.1f} images (largest class {largest} / max ratio {max_ratio}); max/min = "
+        failed_text=f"class(es) have fewer than {floor:.1f} images (largest class {largest} / max ratio {max_ratio}); max/min = "
         + (f"{ratio:.2f}." if ratio else "inf (a class has no images)."),
         extra={
             "max_class_ratio": max_ratio,
@@ -459,8 +461,7 @@ def check_image_properties(
         key_column="image_key",
         max_examples=max_examples,
         passed_text=f"All {len(table)} images are {width_range}x{height_range} px with {channels} channels.",
-        failed_text="{num_offending} image(s) are outside "
-        + f"width {width_range}, height {height_range} px or have other than {channels} channels.",
+        failed_text=f"image(s) are outside width {width_range}, height {height_range} px or have other than {channels} channels.",
         extra={"width_range": list(width_range), "height_range": list(height_range), "channels": channels},
     )
 

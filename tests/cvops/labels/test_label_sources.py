@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from labels_testdata import CLASSES, TinyDataset, label_studio_task
 
+from cvops.datagen import GROUND_TRUTH_FILE, write_dataset
 from cvops.errors import LabelFormatError, LabelValidationError, NewClassError
 from cvops.labels.sources import (
     label_studio_image_path,
@@ -354,3 +355,25 @@ def test_join_image_info_builds_stored_paths_and_refuses_unknown_images() -> Non
         join_image_info(
             pd.DataFrame({"image_key": ["ok/zz"], "label": ["ok"], "label_source": ["human"]}), images
         )
+
+
+def test_generated_imagefolder_dataset_and_its_ground_truth_csv_agree(tmp_path) -> None:
+    """The demo generator's ImageFolder layout and its unlabelled layout's ground_truth.csv parse as written."""
+    written = write_dataset(tmp_path / "folder", 12, layout="imagefolder", size=16, seed=3)
+    loaded = load_labels("imagefolder", tmp_path / "folder", image_keys=None)
+    expected = {
+        relpath.rsplit(".", 1)[0]: label
+        for relpath, label in zip(written["relpath"], written["label"], strict=True)
+    }
+    assert dict(zip(loaded.table["image_key"], loaded.table["label"], strict=True)) == expected
+
+    flat = write_dataset(tmp_path / "flat", 12, layout="unlabelled", size=16, seed=3)
+    from_csv = load_labels(
+        "csv",
+        tmp_path / "flat" / GROUND_TRUTH_FILE,
+        image_keys={r.rsplit(".", 1)[0] for r in flat["relpath"]},
+    )
+    assert from_csv.table["label"].tolist() == [
+        label for _, label in sorted(zip(flat["relpath"], flat["label"], strict=True))
+    ]
+    assert from_csv.issues.num_problems == 0

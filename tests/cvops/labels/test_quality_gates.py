@@ -124,6 +124,7 @@ def test_label_outside_class_set(clean, runner) -> None:
     result = check_labels_in_class_set(bad, CLASSES, runner=runner)
     assert not result.passed
     assert result.metadata["offending_rows"] == [{"image_key": table.loc[4, "image_key"], "label": "dent"}]
+    assert result.description == "1 row(s) have a label outside the class set ['crack', 'ok', 'scratch']."
     assert result.metadata["expectations"][0]["unexpected_count"] == 1
     assert check_labels_in_class_set(table, CLASSES, runner=runner).passed
 
