@@ -7,6 +7,8 @@ from cvops.ingest.pipeline import (
     IngestReport,
     ingest_to_branch,
     mark_committed,
+    report_from_json,
+    report_to_json,
 )
 from cvops.ingest.quarantine import Quarantine, QuarantineRecord
 from cvops.ingest.scan import IngestPlan, LandingFile, scan_landing
@@ -31,6 +33,8 @@ __all__ = [
     "audit_snapshot",
     "ingest_to_branch",
     "mark_committed",
+    "report_from_json",
+    "report_to_json",
     "scan_landing",
     "validate_image",
 ]

@@ -5,6 +5,8 @@ the caller commits the branch, and only then `mark_committed` writes the state r
 and mark leaves files unmarked, so the next run redoes them; uploads of identical bytes are no-ops.
 """
 
+import dataclasses
+import json
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -14,7 +16,14 @@ from cvops.images import stored_path
 from cvops.ingest.quarantine import Quarantine
 from cvops.ingest.scan import IngestPlan, LandingFile
 from cvops.ingest.state import IngestState, StateRow
-from cvops.ingest.validate import DEFAULT_LIMITS, Rejection, ValidationLimits, ValidImage, validate_image
+from cvops.ingest.validate import (
+    DEFAULT_LIMITS,
+    Rejection,
+    RejectReason,
+    ValidationLimits,
+    ValidImage,
+    validate_image,
+)
 from resources.version_store import VersionStore
 
 UPLOAD_BATCH = 500
@@ -76,6 +85,28 @@ class IngestReport:
     def stored_paths(self) -> dict[str, str]:
         """Stored path -> sha256 of every image this run uploaded."""
         return {image.path: image.stored_sha256 for image in self.ingested}
+
+
+def report_to_json(report: IngestReport) -> str:
+    """The report as JSON, so the audit and publish step (another process) can read it back."""
+    return json.dumps(dataclasses.asdict(report))
+
+
+def report_from_json(text: str) -> IngestReport:
+    data = json.loads(text)
+    return IngestReport(
+        branch=data["branch"],
+        ingested=[IngestedImage(**item) for item in data["ingested"]],
+        duplicates=[(relpath, key) for relpath, key in data["duplicates"]],
+        rejections=[
+            Rejection(item["relpath"], RejectReason(item["reason"]), item["detail"], item["source_sha256"])
+            for item in data["rejections"]
+        ],
+        unchanged=data["unchanged"],
+        hashed=data["hashed"],
+        seconds=data["seconds"],
+        state_rows=[StateRow(**row) for row in data["state_rows"]],
+    )
 
 
 def ingest_to_branch(

@@ -17,6 +17,8 @@ from cvops.ingest import (
     audit_snapshot,
     ingest_to_branch,
     mark_committed,
+    report_from_json,
+    report_to_json,
     scan_landing,
 )
 from cvops.io_utils import sha256_file
@@ -218,9 +220,20 @@ def test_key_prefix_and_sidecars(tmp_path: Path) -> None:
     write_dataset(window, 3, layout="imagefolder", size=16, seed=2)
     (window / "ok" / "request-1.json").write_text("{}")
     (window / "labels.csv").write_text("path,label\n")
-    plan = scan_landing(window, IngestState(tmp_path / "state.sqlite"), key_prefix="production/2026-11-23T14/")
+    plan = scan_landing(
+        window, IngestState(tmp_path / "state.sqlite"), key_prefix="production/2026-11-23T14/"
+    )
     relpaths = sorted(landing_file.relpath for landing_file in plan.to_validate)
     assert len(relpaths) == 3
     assert all(relpath.startswith("production/2026-11-23T14/") for relpath in relpaths)
     assert all(relpath.endswith(".png") for relpath in relpaths)
     assert plan.rejections == []
+
+
+def test_report_survives_json(landing: Path, tmp_path: Path, store: LocalVersionStore) -> None:
+    (landing / "broken.png").write_bytes(b"not an image")
+    state = IngestState(tmp_path / "state.sqlite")
+    report = _run(landing, state, store, Quarantine(tmp_path / "q"), "ingest-json")
+    restored = report_from_json(report_to_json(report))
+    assert restored == report
+    assert restored.rejections[0].reason is RejectReason.NOT_AN_IMAGE
