@@ -13,7 +13,11 @@ from resources.version_store.base import (
 )
 from resources.version_store.lakefs import LakeFSVersionStore
 from resources.version_store.local import LocalVersionStore
-from resources.version_store.resource import LakeFSVersionStoreResource, LocalVersionStoreResource
+from resources.version_store.resource import (
+    LakeFSVersionStoreResource,
+    LocalVersionStoreResource,
+    VersionStoreResource,
+)
 
 __all__ = [
     "DEFAULT_BRANCH",
@@ -25,5 +29,6 @@ __all__ = [
     "LocalVersionStoreResource",
     "ObjectInfo",
     "VersionStore",
+    "VersionStoreResource",
     "validate_ref_name",
 ]

@@ -16,7 +16,14 @@ from resources.version_store.local import LocalVersionStore
 VERSIONS_DIRNAME = "versions"
 
 
-class LocalVersionStoreResource(dg.ConfigurableResource):
+class VersionStoreResource(dg.ConfigurableResource):
+    """What assets type against: any resource that opens a `VersionStore`."""
+
+    def store(self) -> VersionStore:
+        raise NotImplementedError
+
+
+class LocalVersionStoreResource(VersionStoreResource):
     """The embedded version store under `root` (default `$CVOPS_HOME/versions`)."""
 
     root: str | None = Field(default=None, description="Folder of the store; default $CVOPS_HOME/versions.")
@@ -34,7 +41,7 @@ class LocalVersionStoreResource(dg.ConfigurableResource):
         return self._store
 
 
-class LakeFSVersionStoreResource(dg.ConfigurableResource):
+class LakeFSVersionStoreResource(VersionStoreResource):
     """A lakeFS repository; pass the secret as `dg.EnvVar("LAKEFS_SECRET_ACCESS_KEY")`."""
 
     endpoint: str = Field(description="lakeFS server URL, e.g. http://localhost:8000 (no /api/v1).")

@@ -15,12 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lakefs_standin import LakeFSStandIn
+from lakefs_standin import STANDIN_ACCESS_KEY_ID, STANDIN_SECRET, LakeFSStandIn
 
 from resources.version_store import LakeFSVersionStore, LocalVersionStore, VersionStore
 
-STANDIN_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
-STANDIN_SECRET = "standin-secret-wJalrXUtnFEMI-K7MDENG"
 REAL_ENV = ("LAKEFS_ENDPOINT", "LAKEFS_ACCESS_KEY_ID", "LAKEFS_SECRET_ACCESS_KEY")
 DEFAULT_REAL_NAMESPACE = "local://cvops-tests"
 

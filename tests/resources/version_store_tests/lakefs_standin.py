@@ -24,6 +24,9 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 API_PREFIX = "/api/v1"
+# Credentials the tests configure the stand-in with; the secret is planted so tests can prove it never leaks.
+STANDIN_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+STANDIN_SECRET = "standin-secret-wJalrXUtnFEMI-K7MDENG"
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 _BRANCH_ID = re.compile(r"^\w[-\w]*$")
