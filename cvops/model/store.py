@@ -1,24 +1,23 @@
 """A trained model in the artifact store: `weights.safetensors` plus a `model.json` sidecar, each stored once.
 
-Weights are safetensors only (no pickle). The sidecar carries everything needed to rebuild and trust the model:
+Weights are safetensors only (no pickle). torch, lightning and safetensors are imported inside the functions,
+so the Dagster layer (and `cvops.evaluation.blessing`) can import `ModelRef` cheaply. The sidecar carries everything needed to rebuild and trust the model:
 architecture, class order, preprocessing, data lineage, versions, training metrics and the weights' sha256.
 """
 
 import json
 import platform
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightning
-import safetensors
-import torch
 from pydantic import BaseModel
-from safetensors.torch import load as load_safetensors
 
 from cvops.errors import ModelLoadError
-from cvops.model.network import NetworkConfig, SurfaceClassifier
 from cvops.model.preprocess import Preprocessing
-from cvops.model.training import TrainedModel
 from resources.artifact_store import ArtifactRef, LocalArtifactStore
+
+if TYPE_CHECKING:
+    from cvops.model.network import SurfaceClassifier
+    from cvops.model.training import TrainedModel
 
 SIDECAR_FORMAT = "cvops-model/1"
 WEIGHTS_SUFFIX = ".safetensors"
@@ -38,8 +37,12 @@ class ModelRef(BaseModel, frozen=True):
     labels_version: str | None
 
 
-def build_sidecar(trained: TrainedModel, code_version: str) -> dict[str, Any]:
+def build_sidecar(trained: "TrainedModel", code_version: str) -> dict[str, Any]:
     """The `model.json` content for a trained model."""
+    import lightning
+    import safetensors
+    import torch
+
     return {
         "format": SIDECAR_FORMAT,
         "weights_file": "weights.safetensors",
@@ -64,7 +67,7 @@ def build_sidecar(trained: TrainedModel, code_version: str) -> dict[str, Any]:
     }
 
 
-def save_model(store: LocalArtifactStore, trained: TrainedModel, *, code_version: str) -> ModelRef:
+def save_model(store: LocalArtifactStore, trained: "TrainedModel", *, code_version: str) -> ModelRef:
     """Store the weights and the sidecar (content-addressed, so identical weights are stored once)."""
     weights = store.put_file(trained.weights_path, WEIGHTS_SUFFIX)
     sidecar_text = json.dumps(build_sidecar(trained, code_version), indent=1, sort_keys=True)
@@ -83,8 +86,12 @@ def save_model(store: LocalArtifactStore, trained: TrainedModel, *, code_version
     )
 
 
-def load_model(store: LocalArtifactStore, ref: ModelRef) -> tuple[SurfaceClassifier, dict[str, Any]]:
+def load_model(store: LocalArtifactStore, ref: ModelRef) -> tuple["SurfaceClassifier", dict[str, Any]]:
     """Rebuild the network from safetensors (verified against both sha256s) in eval mode, with its sidecar."""
+    from safetensors.torch import load as load_safetensors
+
+    from cvops.model.network import NetworkConfig, SurfaceClassifier
+
     sidecar = json.loads(store.read_bytes(ref.sidecar))
     if sidecar.get("weights_sha256") != ref.weights.sha256:
         raise ModelLoadError(
