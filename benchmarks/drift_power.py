@@ -25,8 +25,9 @@ import pandas as pd
 
 from cvops.datagen import CLASSES, Corruption, apply_corruption, generate_arrays
 from cvops.drift.features import PredictProba, image_features
+from cvops.drift.policy import DriftPolicy
 from cvops.drift.reference import build_reference
-from cvops.drift.stats import DriftPolicy, assess_drift
+from cvops.drift.stats import assess_drift
 
 SIZE = 64
 REFERENCE_IMAGES = 1_000

@@ -9,7 +9,11 @@ import pytest
 from cvops.datagen import DEMO_DRIFT, Corruption, apply_corruption, generate_arrays
 from cvops.drift.features import image_features
 from cvops.drift.plots import drift_histograms_png
-from cvops.drift.stats import DriftPolicy, assess_drift
+from cvops.drift.policy import DriftPolicy
+from cvops.drift.profiles import load_profile, profile_summary
+from cvops.drift.reference import build_reference
+from cvops.drift.stats import assess_drift
+from cvops.drift.window import analyse_window
 
 SIZE = 32
 
@@ -52,3 +56,14 @@ def test_histogram_png_of_the_worst_features(reference: pd.DataFrame, clean_wind
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", png[16:24])
     assert (width, height) == (3 * 256, 224)  # 3.2 x 2.8 inches per panel at 80 dpi
+
+
+def test_analyse_window_bundles_profile_assessment_and_plot(clean_window: np.ndarray) -> None:
+    reference_pixels, _ = generate_arrays(200, size=SIZE, seed=1)
+    reference = build_reference(reference_pixels)
+    darkened = apply_corruption(clean_window, DEMO_DRIFT[1], seed=3)
+    result = analyse_window(reference, darkened, DriftPolicy())
+    assert result.assessment.status == "drift"
+    assert result.assessment.window_size == len(result.features) == 150
+    assert profile_summary(load_profile(result.profile))["brightness"]["count"] == 150
+    assert result.histograms_png[:8] == b"\x89PNG\r\n\x1a\n"

@@ -7,9 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cvops.drift.policy import DriftPolicy, FeatureThreshold
 from cvops.drift.stats import (
-    DriftPolicy,
-    FeatureThreshold,
     assess_drift,
     category_counts,
     chi2_test,
