@@ -122,7 +122,10 @@ def category_counts(reference: Sequence[str], window: Sequence[str]) -> pd.DataF
 
 def chi2_test(reference: Sequence[str], window: Sequence[str]) -> tuple[float, float]:
     """Chi-square test of homogeneity on `category_counts`; one category in total means no evidence (0, 1)."""
-    table = category_counts(reference, window)
+    return _chi2_on_counts(category_counts(reference, window))
+
+
+def _chi2_on_counts(table: pd.DataFrame) -> tuple[float, float]:
     if table.shape[1] < 2:
         return 0.0, 1.0
     statistic, p_value, _, _ = stats.chi2_contingency(table.to_numpy())
@@ -231,9 +234,9 @@ def _test_feature(reference: pd.Series, window: pd.Series, name: str, bins: int)
     reference = reference.dropna()
     window = window.dropna()
     if is_categorical(name, reference):
-        statistic, p_value = chi2_test(reference.astype(str).tolist(), window.astype(str).tolist())
-        counts = category_counts(reference.astype(str).tolist(), window.astype(str).tolist()).to_numpy()
-        distance = hellinger(counts[0], counts[1])
+        counts = category_counts(reference.astype(str).tolist(), window.astype(str).tolist())
+        statistic, p_value = _chi2_on_counts(counts)
+        distance = hellinger(*counts.to_numpy())
         return _row(name, "categorical", "chi2", statistic, p_value, distance)
     ref_values = reference.to_numpy(dtype=np.float64)
     win_values = window.to_numpy(dtype=np.float64)
