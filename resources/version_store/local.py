@@ -16,6 +16,7 @@ its parent's tree rows inside SQLite (one `INSERT ... SELECT`, milliseconds for 
 
 import ctypes
 import ctypes.util
+import functools
 import hashlib
 import json
 import os
@@ -23,7 +24,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -97,10 +98,16 @@ def _prefix_filter(column: str, prefix: str) -> tuple[str, tuple[str, ...]]:
     return f"{column} >= ? AND {column} < ?", (prefix, upper)
 
 
+@functools.cache
+def _syncfs() -> Callable[[int], int] | None:
+    """libc's `syncfs` (Linux), or None where it does not exist."""
+    libc_name = ctypes.util.find_library("c")
+    return getattr(ctypes.CDLL(libc_name, use_errno=True), "syncfs", None) if libc_name else None
+
+
 def _sync_filesystem(directory: Path) -> None:
     """Flush every written file on the filesystem holding `directory` (one call instead of one per file)."""
-    libc_name = ctypes.util.find_library("c")
-    syncfs = getattr(ctypes.CDLL(libc_name, use_errno=True), "syncfs", None) if libc_name else None
+    syncfs = _syncfs()
     if syncfs is None:
         os.sync()
         return

@@ -258,9 +258,7 @@ def test_merge_combines_changes_to_different_paths(version_store: VersionStore) 
     version_store.create_branch("dev", MAIN)
     version_store.upload(MAIN, "main-only", b"m1")
     version_store.commit(MAIN, "main side")
-    version_store.upload(MAIN, "same-change", b"both")
-    version_store.commit(MAIN, "main same change")
-    version_store.upload_many("dev", [("dev-only", b"d", None), ("same-change", b"both", None)])
+    version_store.upload("dev", "dev-only", b"d")
     version_store.delete("dev", "gone")
     version_store.commit("dev", "dev side")
 
@@ -270,7 +268,6 @@ def test_merge_combines_changes_to_different_paths(version_store: VersionStore) 
     assert version_store.list_objects(MAIN) == [
         _info("dev-only", b"d"),
         _info("main-only", b"m1"),
-        _info("same-change", b"both"),
         _info("shared", b"s"),
     ]
     assert version_store.log(MAIN, limit=1)[0].message == "Merge 'dev' into 'main'"
