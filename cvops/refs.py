@@ -12,7 +12,7 @@ class IngestRef(BaseModel, frozen=True):
     base_commit: str
     branch_commit: str | None
     counts: dict[str, int]
-    ingested_keys: tuple[str, ...]
+    report: ArtifactRef
 
 
 class SnapshotRef(BaseModel, frozen=True):
@@ -40,6 +40,7 @@ class ReviewQueueRef(BaseModel, frozen=True):
 
     snapshot_commit: str
     tasks: ArtifactRef | None
+    accepted: ArtifactRef | None
     num_tasks: int
     model_version: str | None
 

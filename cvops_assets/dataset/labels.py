@@ -1,0 +1,281 @@
+"""label_review_queue and labels: semi-automatic labelling, and the label table behind blocking quality gates."""
+
+import io
+from collections import Counter
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from PIL import Image
+from pydantic import Field
+
+from cvops.labels.dataset import (
+    LABELS_TABLE_PATH,
+    LabelSource,
+    build_label_table,
+    image_info,
+    label_table_bytes,
+    label_table_version,
+    read_label_table,
+    reviewed_labels,
+    snapshot_images,
+    source_labels,
+    unlabelled_keys,
+)
+from cvops.labels.quality import QualityResult
+from cvops.labels.table import LABEL_COLUMNS
+from cvops.refs import LabelsRef, ReviewQueueRef, SnapshotRef
+from cvops.viz import markdown_table, png_data_uri_markdown, thumbnail_grid_png
+from cvops_assets.constants import CHAMPION_EXPORT_ALIAS, LABEL_REVIEW_QUEUE, LABELS, META_NUM_IMAGES, OWNER
+from resources.artifact_resource import ArtifactStoreResource
+from resources.labelling import LabellingResource, ReviewerResource
+from resources.version_store import VersionStore, VersionStoreResource
+
+LABEL_CHECKS = (
+    "label_schema_valid",
+    "labels_in_class_set",
+    "no_split_leakage",
+    "no_near_duplicate_leakage",
+    "min_images_per_class",
+    "class_balance",
+    "image_properties_in_range",
+)
+THUMBNAILS = 24
+
+
+def _label_source(labelling: LabellingResource) -> LabelSource:
+    return LabelSource(
+        fmt=labelling.source_format,
+        path=Path(labelling.source_path) if labelling.source_path else None,
+        classes=labelling.classes,
+        strict=labelling.strict,
+    )
+
+
+def _decode(store: VersionStore, ref: str, paths: list[str]) -> list[np.ndarray]:
+    images = []
+    for path in paths:
+        with Image.open(io.BytesIO(store.read(ref, path))) as image:
+            images.append(np.asarray(image.convert("RGB")))
+    return images
+
+
+@dg.asset(
+    name=LABEL_REVIEW_QUEUE,
+    dagster_type=dg.PythonObjectDagsterType(ReviewQueueRef),
+    kinds={"python", "labelstudio"},
+    owners=[OWNER],
+    code_version="1",
+    description="Unlabelled images pre-labelled by the champion; the most uncertain go to a Label Studio "
+    "tasks file with the predictions attached, confident ones may be accepted.",
+)
+def label_review_queue(
+    context: dg.AssetExecutionContext,
+    dataset_snapshot: SnapshotRef,
+    version_store: VersionStoreResource,
+    artifact_store: ArtifactStoreResource,
+    labelling: LabellingResource,
+    reviewer: ReviewerResource,
+) -> dg.MaterializeResult:
+    store = version_store.store()
+    commit = dataset_snapshot.commit
+    images = snapshot_images(store, commit)
+    previous = read_label_table(store, commit)
+    base = source_labels(_label_source(labelling), set(images["image_key"]), _classes_of(previous))
+    reviewed = reviewed_labels(labelling.reviews_dir(), base.classes, set(images["image_key"]))
+    labelled = [base.table, reviewed] + ([previous] if previous is not None else [])
+    waiting = unlabelled_keys(images, *labelled)
+    champion = artifact_store.store().get_alias(CHAMPION_EXPORT_ALIAS)
+    metadata: dict[str, dg.MetadataValue] = {"num_unlabelled": dg.MetadataValue.int(len(waiting))}
+    if not waiting or champion is None:
+        reason = "every image is labelled" if not waiting else "no champion model yet to pre-label with"
+        context.log.info(f"review queue empty: {reason}")
+        metadata["queue_status"] = dg.MetadataValue.text(reason)
+        ref = ReviewQueueRef(
+            snapshot_commit=commit, tasks=None, accepted=None, num_tasks=0, model_version=None
+        )
+        return dg.MaterializeResult(value=ref, metadata=metadata)
+    from cvops.export.predictor import Predictor
+    from cvops.labels.active import prelabel, write_review_queue
+
+    predictor = Predictor.from_onnx(artifact_store.store().path_of(champion.ref))
+    paths = images.set_index("image_key").loc[waiting, "path"].tolist()
+    pixels = _decode(store, commit, paths)
+    result = prelabel(
+        waiting,
+        pixels,
+        predictor.predict_proba,
+        predictor.classes,
+        predictor.model_version,
+        budget=labelling.review_budget,
+        method=labelling.uncertainty,
+        auto_accept_threshold=labelling.auto_accept_threshold,
+    )
+    queue = write_review_queue(result, labelling.queue_dir() / f"queue-{commit[:12]}.json")
+    answered = reviewer.answer(queue.tasks_path, labelling.reviews_dir())
+    accepted = result.accepted_labels()
+    ref = ReviewQueueRef(
+        snapshot_commit=commit,
+        tasks=artifact_store.store().put_file(queue.tasks_path),
+        accepted=artifact_store.store().put_bytes(accepted.to_csv(index=False).encode(), ".csv")
+        if len(accepted)
+        else None,
+        num_tasks=queue.num_tasks,
+        model_version=predictor.model_version,
+    )
+    first = [pixels[waiting.index(key)] for key in result.review["image_key"][:THUMBNAILS]]
+    metadata |= {
+        "queue_size": dg.MetadataValue.int(queue.num_tasks),
+        "num_answered_now": dg.MetadataValue.int(answered),
+        "tasks_file": dg.MetadataValue.path(str(queue.tasks_path)),
+        "label_config_file": dg.MetadataValue.path(str(queue.label_config_path)),
+        "reviews_inbox": dg.MetadataValue.path(str(labelling.reviews_dir())),
+        "model_version": dg.MetadataValue.text(predictor.model_version),
+        "decisions": dg.MetadataValue.json(result.counts()),
+    }
+    if first:
+        metadata["first_items"] = dg.MetadataValue.md(
+            png_data_uri_markdown(thumbnail_grid_png(first), "most uncertain images")
+        )
+    return dg.MaterializeResult(value=ref, metadata=metadata)
+
+
+class LabelsConfig(dg.Config):
+    split_fractions: list[float] = Field(default=[0.7, 0.15, 0.15], description="train, val, test fractions.")
+    split_seed: int = Field(default=0, description="Seed of the content-hash split assignment.")
+    min_images_per_class: int = Field(default=10, description="Quality gate: fewest images a class may have.")
+    max_class_ratio: float = Field(default=10.0, description="Quality gate: largest/smallest class size.")
+    near_duplicate_max_distance: int = Field(
+        default=2,
+        description="Quality gate: pHash bits within which a train/test pair counts as near-duplicate.",
+    )
+
+
+@dg.asset(
+    name=LABELS,
+    dagster_type=dg.PythonObjectDagsterType(LabelsRef),
+    kinds={"python", "pandas", "greatexpectations"},
+    owners=[OWNER],
+    code_version="1",
+    description="The label table (image, label, source, split, size) committed with the images it describes, "
+    "behind blocking Great Expectations gates.",
+    check_specs=[dg.AssetCheckSpec(name, asset=LABELS, blocking=True) for name in LABEL_CHECKS],
+)
+def labels(
+    context: dg.AssetExecutionContext,
+    config: LabelsConfig,
+    dataset_snapshot: SnapshotRef,
+    label_review_queue: ReviewQueueRef,
+    version_store: VersionStoreResource,
+    artifact_store: ArtifactStoreResource,
+    labelling: LabellingResource,
+) -> dg.MaterializeResult:
+    from cvops.labels.active import complete_labels
+    from cvops.labels.quality import QualityConfig, compute_phashes, run_label_checks
+
+    store = version_store.store()
+    commit = dataset_snapshot.commit
+    images = snapshot_images(store, commit)
+    previous = read_label_table(store, commit)
+    previous_classes = _classes_of(previous)
+    keys = set(images["image_key"])
+    base = source_labels(_label_source(labelling), keys, previous_classes)
+    accepted = (
+        pd.read_csv(io.BytesIO(artifact_store.store().read_bytes(label_review_queue.accepted)), dtype=str)
+        if label_review_queue.accepted is not None
+        else pd.DataFrame(columns=list(LABEL_COLUMNS))
+    )
+    reviewed = reviewed_labels(labelling.reviews_dir(), base.classes, keys)
+    kept = [previous.loc[:, list(LABEL_COLUMNS)]] if previous is not None else []
+    merged = complete_labels(*kept, base.table, accepted, reviewed)
+    merged = merged[merged["image_key"].isin(keys)]
+    table = build_label_table(
+        merged,
+        image_info(store, commit, images, previous),
+        previous,
+        config.split_fractions,
+        config.split_seed,
+    )
+    quality = QualityConfig(
+        classes=base.classes,
+        min_images_per_class=config.min_images_per_class,
+        max_class_ratio=config.max_class_ratio,
+        near_duplicate_max_distance=config.near_duplicate_max_distance,
+    )
+    results = run_label_checks(table, quality, compute_phashes(table, lambda path: store.read(commit, path)))
+    version = label_table_version(table)
+    labels_commit = (
+        _publish(store, table, context.run.run_id, version) if all(r.passed for r in results) else commit
+    )
+    split_sizes = {split: int(n) for split, n in table["split"].value_counts().sort_index().items()}
+    ref = LabelsRef(
+        snapshot_commit=commit,
+        labels_commit=labels_commit,
+        table_path=LABELS_TABLE_PATH,
+        table_sha256=version,
+        classes=base.classes,
+        split_sizes=split_sizes,
+    )
+    return dg.MaterializeResult(
+        value=ref,
+        data_version=dg.DataVersion(version),
+        check_results=[_check_result(r) for r in results],
+        metadata=_labels_metadata(table, ref, base.issues.as_metadata(), base.new_classes, len(keys)),
+    )
+
+
+def _classes_of(previous: pd.DataFrame | None) -> tuple[str, ...] | None:
+    return None if previous is None or previous.empty else tuple(sorted(previous["label"].unique()))
+
+
+def _publish(store: VersionStore, table: pd.DataFrame, run_id: str, version: str) -> str:
+    """Commit the table on a branch and merge it into main; an unchanged table makes no commit."""
+    main = store.default_branch
+    branch = f"labels-{run_id[:8]}"
+    if store.branch_exists(branch):
+        store.delete_branch(branch)
+    store.create_branch(branch, main)
+    store.upload(branch, LABELS_TABLE_PATH, label_table_bytes(table))
+    if store.has_uncommitted_changes(branch):
+        store.commit(branch, "update labels", {"labels_version": version, "run_id": run_id})
+        store.merge(branch, main, "publish labels", {"labels_version": version})
+    store.delete_branch(branch)
+    return store.resolve(main)
+
+
+def _check_result(result: QualityResult) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=result.name,
+        passed=result.passed,
+        description=result.description,
+        metadata={
+            key: dg.MetadataValue.json(value) if isinstance(value, dict | list) else value
+            for key, value in result.metadata.items()
+        },
+    )
+
+
+def _labels_metadata(
+    table: pd.DataFrame, ref: LabelsRef, issues: dict, new_classes: tuple[str, ...], num_images: int
+) -> dict[str, dg.MetadataValue]:
+    per_class = table.groupby(["label", "split"]).size().unstack(fill_value=0)
+    rows = [
+        (label, *(int(per_class.loc[label].get(s, 0)) for s in ("train", "val", "test")))
+        for label in per_class.index
+    ]
+    sources = Counter(table["label_source"])
+    return {
+        "labels_commit": dg.MetadataValue.text(ref.labels_commit),
+        "data_commit": dg.MetadataValue.text(ref.snapshot_commit),
+        "labels_version": dg.MetadataValue.text(ref.table_sha256),
+        "num_labels": dg.MetadataValue.int(len(table)),
+        META_NUM_IMAGES: dg.MetadataValue.int(num_images),
+        "num_unlabelled": dg.MetadataValue.int(num_images - len(table)),
+        "classes": dg.MetadataValue.json(list(ref.classes)),
+        "new_classes": dg.MetadataValue.json(list(new_classes)),
+        "split_sizes": dg.MetadataValue.json(ref.split_sizes),
+        "label_sources": dg.MetadataValue.json(dict(sources)),
+        "class_histogram": dg.MetadataValue.md(markdown_table(["class", "train", "val", "test"], rows)),
+        "label_issues": dg.MetadataValue.json(issues),
+    }

@@ -1,0 +1,90 @@
+"""The one `Definitions` of CVOps: every asset, check, job, sensor and resource.
+
+The resource set is chosen when the code location loads (not at import): `CVOPS_DEPLOYMENT=local` (default,
+embedded version store) or `lakefs` (credentials from `LAKEFS_*` environment variables). `CVOPS_REVIEWER_TRUTH`
+names a folder of ground-truth CSVs that answer review queues at once, as the demo does; without it the queue
+waits for Label Studio exports.
+"""
+
+import os
+from typing import Any
+
+import dagster as dg
+
+from cvops_assets import dataset, deployment, ingest, monitoring, training
+from cvops_assets.constants import (
+    DATASET_GROUP,
+    DEPLOYMENT_GROUP,
+    INGEST_GROUP,
+    MONITORING_GROUP,
+    TRAINING_GROUP,
+)
+from jobs import all_jobs
+from resources.artifact_resource import ArtifactStoreResource
+from resources.io_manager import JsonRefIOManager
+from resources.labelling import GroundTruthReviewer, LabellingResource, ReviewerResource
+from resources.landing import LandingResource
+from resources.version_store import (
+    LakeFSVersionStoreResource,
+    LocalVersionStoreResource,
+    VersionStoreResource,
+)
+from sensors import all_sensors
+
+DEPLOYMENT_ENV = "CVOPS_DEPLOYMENT"
+REVIEWER_TRUTH_ENV = "CVOPS_REVIEWER_TRUTH"
+GROUPS = {
+    INGEST_GROUP: ingest,
+    DATASET_GROUP: dataset,
+    TRAINING_GROUP: training,
+    DEPLOYMENT_GROUP: deployment,
+    MONITORING_GROUP: monitoring,
+}
+
+
+def version_store_for(deployment_name: str) -> VersionStoreResource:
+    if deployment_name == "local":
+        return LocalVersionStoreResource()
+    if deployment_name == "lakefs":
+        return LakeFSVersionStoreResource(
+            endpoint=dg.EnvVar("LAKEFS_ENDPOINT"),
+            access_key_id=dg.EnvVar("LAKEFS_ACCESS_KEY_ID"),
+            secret_access_key=dg.EnvVar("LAKEFS_SECRET_ACCESS_KEY"),
+            repository=dg.EnvVar("LAKEFS_REPOSITORY"),
+            storage_namespace=dg.EnvVar("LAKEFS_STORAGE_NAMESPACE"),
+        )
+    raise ValueError(f"{DEPLOYMENT_ENV}={deployment_name!r} is unknown; use 'local' or 'lakefs'.")
+
+
+def build_resources(
+    deployment_name: str = "local", reviewer: ReviewerResource | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """The resource set of a deployment; `overrides` replace single resources (tests, the demo)."""
+    return {
+        "io_manager": JsonRefIOManager(),
+        "version_store": version_store_for(deployment_name),
+        "artifact_store": ArtifactStoreResource(),
+        "landing": LandingResource(),
+        "labelling": LabellingResource(),
+        "reviewer": reviewer or ReviewerResource(),
+        **overrides,
+    }
+
+
+def all_assets() -> list[dg.AssetsDefinition]:
+    return [
+        asset
+        for group_name, package in GROUPS.items()
+        for asset in dg.load_assets_from_package_module(package, group_name=group_name)
+    ]
+
+
+def build_definitions(resources: dict[str, Any]) -> dg.Definitions:
+    return dg.Definitions(assets=all_assets(), jobs=all_jobs(), sensors=all_sensors(), resources=resources)
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    truth = os.environ.get(REVIEWER_TRUTH_ENV)
+    reviewer = GroundTruthReviewer(ground_truth_dir=truth) if truth else None
+    return build_definitions(build_resources(os.environ.get(DEPLOYMENT_ENV, "local"), reviewer=reviewer))

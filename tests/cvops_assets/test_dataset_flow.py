@@ -1,0 +1,74 @@
+"""raw_images -> dataset_snapshot -> label_review_queue -> labels, with real stores and real GE gates."""
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from cvops.datagen import write_dataset
+from cvops_assets.dataset.labels import LABEL_CHECKS, label_review_queue, labels
+from cvops_assets.dataset.snapshot import dataset_snapshot
+from cvops_assets.ingest.raw_images import raw_images
+
+DATASET_ASSETS = [raw_images, dataset_snapshot, label_review_queue, labels]
+
+
+def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, Any]:
+    events = [e for e in result.get_asset_materialization_events() if e.asset_key.path == [asset]]
+    return {key: value.value for key, value in events[-1].materialization.metadata.items()}
+
+
+def test_first_ingest_publishes_and_labels_every_image(resources: dict[str, Any]) -> None:
+    result = dg.materialize(DATASET_ASSETS, resources=resources)
+    raw = _metadata(result, "raw_images")
+    snapshot = _metadata(result, "dataset_snapshot")
+    label_meta = _metadata(result, "labels")
+    assert raw["num_ingested"] == 80
+    assert raw["num_rejected"] == 0
+    assert snapshot["num_images"] == 80
+    assert snapshot["files_added"] == 80
+    assert snapshot["published"] is True
+    assert label_meta["num_labels"] == 80
+    assert label_meta["classes"] == ["crack", "ok", "scratch", "spot"]
+    assert sum(label_meta["split_sizes"].values()) == 80
+    assert set(label_meta["split_sizes"]) == {"train", "val", "test"}
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert all(checks[name] for name in LABEL_CHECKS)
+    store = resources["version_store"].store()
+    assert store.resolve("main") == label_meta["labels_commit"]
+    assert store.log("main", limit=1)[0].message == "publish labels"
+
+
+def test_second_ingest_is_incremental(resources: dict[str, Any], landing_dir: Path) -> None:
+    dg.materialize(DATASET_ASSETS, resources=resources)
+    write_dataset(landing_dir, 8, layout="imagefolder", size=24, seed=4, prefix="extra")
+    (landing_dir / "ok" / "broken.png").write_bytes(b"")
+    result = dg.materialize(DATASET_ASSETS, resources=resources)
+    raw = _metadata(result, "raw_images")
+    snapshot = _metadata(result, "dataset_snapshot")
+    assert (raw["num_ingested"], raw["num_rejected"], raw["num_unchanged"]) == (8, 1, 80)
+    assert raw["counts"]["rejected_zero_bytes"] == 1
+    assert (snapshot["files_added"], snapshot["files_changed"], snapshot["num_images"]) == (8, 0, 88)
+    assert _metadata(result, "labels")["num_labels"] == 88
+
+
+def test_failed_audit_leaves_main_untouched(resources: dict[str, Any]) -> None:
+    staged = dg.materialize([raw_images], resources=resources)
+    branch = _metadata(staged, "raw_images")["branch"]
+    store = resources["version_store"].store()
+    main_before = store.resolve("main")
+    store.upload(branch, "images/ok/empty.png", b"")
+    store.commit(branch, "a writer bug leaves an empty object", {})
+    result = dg.materialize(
+        DATASET_ASSETS,
+        resources=resources,
+        selection=[dataset_snapshot, label_review_queue, labels],
+        raise_on_error=False,
+    )
+    assert not result.success
+    failed = {e.check_name: e for e in result.get_asset_check_evaluations() if not e.passed}
+    assert set(failed) == {"no_zero_byte_objects", "images_decode_as_rgb_png", "snapshot_matches_manifest"}
+    assert failed["no_zero_byte_objects"].metadata["offending_paths"].value == ["images/ok/empty.png"]
+    assert store.resolve("main") == main_before
+    assert store.branch_exists(branch)
+    assert [e.asset_key.path for e in result.get_asset_materialization_events()] == [["dataset_snapshot"]]
