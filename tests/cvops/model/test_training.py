@@ -8,8 +8,9 @@ import lightning as L
 import pytest
 from safetensors.torch import load_file
 
-from cvops.errors import CheckpointMismatchError, ModelLoadError
+from cvops.errors import CheckpointMismatchError, ModelLoadError, TrainingDataError
 from cvops.io_utils import sha256_file
+from cvops.model.preprocess import Preprocessing
 from cvops.model.training import TrainConfig, checkpoint_key, train
 
 CLASSES = ("ok", "scratch", "spot", "crack")
@@ -128,3 +129,25 @@ def test_run_manifest_records_config_and_lineage(splits, tiny_config, tmp_path: 
     assert manifest["lineage"] == LINEAGE
     assert manifest["classes"] == list(CLASSES)
     assert TrainConfig.from_dict(manifest["config"]) == replace(tiny_config, epochs=1)
+
+
+def test_retrying_a_completed_run_only_collects_it(splits, tiny_config, tmp_path: Path) -> None:
+    first = train(tiny_config, splits, CLASSES, tmp_path, LINEAGE)
+    reported: list[int] = []
+    again = train(tiny_config, splits, CLASSES, tmp_path, LINEAGE, progress=lambda e, m: reported.append(e))
+    assert reported == []
+    assert again.resumed_from_epoch == 2 and again.images_per_s == 0
+    assert (again.weights_sha256, again.history) == (first.weights_sha256, first.history)
+
+
+def test_augmentation_flag_changes_training(splits, tiny_config, tmp_path: Path) -> None:
+    with_augment = train(tiny_config, splits, CLASSES, tmp_path / "a", LINEAGE)
+    without = train(replace(tiny_config, augment=False), splits, CLASSES, tmp_path / "b", LINEAGE)
+    only_noise = replace(tiny_config, hflip=False, vflip=False, rotation_degrees=0, brightness=0, contrast=0)
+    noise = train(only_noise, splits, CLASSES, tmp_path / "c", LINEAGE)
+    assert len({with_augment.weights_sha256, without.weights_sha256, noise.weights_sha256}) == 3
+
+
+def test_preprocessing_must_match_image_size(splits, tiny_config, tmp_path: Path) -> None:
+    with pytest.raises(TrainingDataError, match=r"differs from TrainConfig\.image_size 16"):
+        train(tiny_config, splits, CLASSES, tmp_path, LINEAGE, preprocessing=Preprocessing(image_size=32))
