@@ -11,7 +11,7 @@ from cvops.ingest.pipeline import (
     report_to_json,
 )
 from cvops.ingest.quarantine import Quarantine, QuarantineRecord
-from cvops.ingest.scan import IngestPlan, LandingFile, scan_landing
+from cvops.ingest.scan import IngestPlan, LandingFile, pending_files, scan_landing
 from cvops.ingest.state import IngestState, StateRow
 from cvops.ingest.validate import Rejection, RejectReason, ValidationLimits, ValidImage, validate_image
 
@@ -33,6 +33,7 @@ __all__ = [
     "audit_snapshot",
     "ingest_to_branch",
     "mark_committed",
+    "pending_files",
     "report_from_json",
     "report_to_json",
     "scan_landing",

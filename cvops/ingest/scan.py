@@ -101,6 +101,21 @@ def scan_landing(
     return plan
 
 
+def pending_files(landing: Path, state: IngestState) -> list[LandingFile]:
+    """Files whose size or mtime differ from the state: what the next ingest would look at. Stat only, no reads."""
+    if not landing.is_dir():
+        return []
+    root = landing.resolve()
+    known = state.rows()
+    pending = []
+    for relpath, path in _walk(root):
+        stat = path.lstat() if _escapes_root(root, path) else path.stat()
+        row = known.get(relpath)
+        if row is None or (row.size, row.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
+            pending.append(LandingFile(relpath, path, stat.st_size, stat.st_mtime_ns))
+    return pending
+
+
 def _walk(root: Path, key_prefix: str = "") -> Iterator[tuple[str, Path]]:
     """(relpath, path) of every non-hidden, non-temp, non-sidecar file or symlink, sorted per folder."""
     for folder, dirnames, filenames in os.walk(root, followlinks=False):
