@@ -147,18 +147,29 @@ class TrainedModel:
 
 
 class EpochHistory(Callback):
-    """Records per-epoch metrics (kept in checkpoints, so a resumed run has its whole history) and reports them."""
+    """Records per-epoch metrics (kept in checkpoints, so a resumed run has its whole history) and reports them.
+
+    `progress(epoch, metrics)` gets the four epoch metrics plus `max_epochs` and `elapsed_s` (since this
+    process started fitting), enough for a rate and a time-left estimate.
+    """
 
     def __init__(self, progress: Progress | None = None) -> None:
         self.progress = progress
         self.history: list[dict[str, float]] = []
+        self._started = time.perf_counter()
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._started = time.perf_counter()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
-        row = {"epoch": trainer.current_epoch, **{name: metrics[name] for name in _EPOCH_KEYS}}
-        self.history.append(row)
+        metrics = {name: float(trainer.callback_metrics[name]) for name in _EPOCH_KEYS}
+        self.history.append({"epoch": trainer.current_epoch, **metrics})
         if self.progress is not None and trainer.is_global_zero:
-            self.progress(trainer.current_epoch, {name: metrics[name] for name in _EPOCH_KEYS})
+            timing = {
+                "max_epochs": float(trainer.max_epochs),
+                "elapsed_s": time.perf_counter() - self._started,
+            }
+            self.progress(trainer.current_epoch, {**metrics, **timing})
 
     def state_dict(self) -> dict[str, Any]:
         return {"history": list(self.history)}
@@ -241,9 +252,14 @@ def fit(
         num_workers=config.num_workers,
     )
     last = checkpoint_dir / LAST_CHECKPOINT
-    with _quiet_lightning():
-        trainer = _trainer(config, checkpoint_dir, progress, callbacks)
-        trainer.fit(module, datamodule=data, ckpt_path=last if last.exists() else None, weights_only=True)
+    deterministic_before = torch.are_deterministic_algorithms_enabled()
+    try:
+        with _quiet_lightning():
+            trainer = _trainer(config, checkpoint_dir, progress, callbacks)
+            trainer.fit(module, datamodule=data, ckpt_path=last if last.exists() else None, weights_only=True)
+    finally:
+        # Trainer(deterministic=True) switches it on process-wide; give the caller's process back as it was.
+        torch.use_deterministic_algorithms(deterministic_before)
 
 
 def _trainer(

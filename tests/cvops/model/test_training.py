@@ -6,6 +6,7 @@ from pathlib import Path
 
 import lightning as L
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from cvops.errors import CheckpointMismatchError, ModelLoadError, TrainingDataError
@@ -43,6 +44,8 @@ def test_same_seed_same_weights_and_progress_reported(splits, tiny_config, tmp_p
     assert [row.val_loss for row in first.history] == [row.val_loss for row in second.history]
     assert [epoch for epoch, _ in reported] == [0, 1]
     assert reported[1][1]["val_loss"] == first.history[1].val_loss
+    assert reported[1][1]["max_epochs"] == 2.0 and reported[1][1]["elapsed_s"] > reported[0][1]["elapsed_s"]
+    assert not torch.are_deterministic_algorithms_enabled()
     assert first.epochs_run == 2 and first.resumed_from_epoch is None
     assert first.num_train_images == 64 and first.images_per_s > 0
 
