@@ -1,5 +1,6 @@
 """Thin Dagster resources that build a `VersionStore`; assets call `version_store.store()`.
 
+Assets type their parameter as the interface `VersionStoreResource`; the deployment picks the backend.
 Secrets arrive through `dg.EnvVar` where the definitions are built; the secret field is kept out of `repr`.
 """
 

@@ -12,6 +12,7 @@ from resources.version_store import (
     LocalVersionStore,
     LocalVersionStoreResource,
     ObjectInfo,
+    VersionStoreResource,
 )
 
 
@@ -38,9 +39,9 @@ def test_local_resource_honours_root_and_repository(tmp_path: Path) -> None:
     assert [c.message for c in store.log("main")] == ["Repository created"]
 
 
-def test_local_resource_works_inside_an_asset(tmp_path: Path) -> None:
+def test_asset_typed_against_the_interface_gets_the_local_store(tmp_path: Path) -> None:
     @dg.asset
-    def snapshot(version_store: LocalVersionStoreResource) -> dg.MaterializeResult:
+    def snapshot(version_store: VersionStoreResource) -> dg.MaterializeResult:
         store = version_store.store()
         store.upload("main", "labels.csv", b"image_key,label\n")
         commit = store.commit("main", "labels")
