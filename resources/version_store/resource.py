@@ -4,6 +4,7 @@ Assets type their parameter as the interface `VersionStoreResource`; the deploym
 Secrets arrive through `dg.EnvVar` where the definitions are built; the secret field is kept out of `repr`.
 """
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import dagster as dg
@@ -17,11 +18,12 @@ from resources.version_store.local import LocalVersionStore
 VERSIONS_DIRNAME = "versions"
 
 
-class VersionStoreResource(dg.ConfigurableResource):
+class VersionStoreResource(dg.ConfigurableResource, ABC):
     """What assets type against: any resource that opens a `VersionStore`."""
 
+    @abstractmethod
     def store(self) -> VersionStore:
-        raise NotImplementedError
+        """The store, with its repository created if missing; the same object on every call."""
 
 
 class LocalVersionStoreResource(VersionStoreResource):

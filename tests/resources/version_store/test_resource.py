@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import dagster as dg
+import pytest
 from lakefs_standin import STANDIN_ACCESS_KEY_ID, STANDIN_SECRET, LakeFSStandIn
 
 from cvops.io_utils import sha256_bytes
@@ -73,3 +74,8 @@ def test_lakefs_resource_against_the_standin(lakefs_standin: LakeFSStandIn) -> N
     assert info == ObjectInfo(path="images/a.png", sha256=sha256_bytes(b"png"), size_bytes=3)
     assert lakefs_standin.repositories["cvops-data"].default_branch == "main"
     assert store.list_objects("main") == [info]
+
+
+def test_the_interface_cannot_be_instantiated() -> None:
+    with pytest.raises(TypeError, match="abstract"):
+        VersionStoreResource()
