@@ -1,8 +1,8 @@
 """Time of the Great Expectations label gates on a 2,000-row labels table.
 
-Phases: importing great_expectations, building the ephemeral context (`ExpectationRunner`), computing the
-pHash of 2,000 stored 32 px PNGs, running all seven checks once (`run_label_checks` builds its own runner, so
-this includes a context build but not the import), and a second run of the same checks on one shared runner.
+Phases: importing great_expectations, computing the fingerprints (pHash and 16x16 thumbnail, one decode
+each) of 2,000 stored 32 px PNGs, running all seven checks once (`run_label_checks` builds its own runner, so
+this includes a context build but not the import), and a second run of the same checks.
 
 Run: .venv/bin/python benchmarks/label_quality.py [--rows 2000]
 """
@@ -16,7 +16,7 @@ import pandas as pd
 
 from cvops.datagen import CLASSES, encode_png, generate_arrays
 from cvops.io_utils import sha256_bytes
-from cvops.labels.quality import QualityConfig, compute_phashes, run_label_checks
+from cvops.labels.quality import QualityConfig, compute_fingerprints, run_label_checks
 from cvops.labels.splits import assign_splits
 from cvops.labels.table import TABLE_COLUMNS
 
@@ -53,13 +53,13 @@ def main() -> None:
     args = parser.parse_args()
     table, blobs = labels_table(args.rows)
     _, import_ms = timed(lambda: __import__("great_expectations"))
-    phashes, phash_ms = timed(lambda: compute_phashes(table, blobs.__getitem__))
+    fingerprints, fingerprint_ms = timed(lambda: compute_fingerprints(table, blobs.__getitem__))
     config = QualityConfig(classes=CLASSES, max_class_ratio=10.0)
-    results, first_ms = timed(lambda: run_label_checks(table, config, phashes))
-    _, second_ms = timed(lambda: run_label_checks(table, config, phashes))
+    results, first_ms = timed(lambda: run_label_checks(table, config, fingerprints))
+    _, second_ms = timed(lambda: run_label_checks(table, config, fingerprints))
     rows = {
         "ge_import_ms": import_ms,
-        "phash_ms": phash_ms,
+        "fingerprint_ms": fingerprint_ms,
         "all_checks_first_ms": first_ms,
         "all_checks_second_ms": second_ms,
     }

@@ -1,4 +1,4 @@
-"""64-bit perceptual hashes (pHash, dHash) of images and Hamming distances, for near-duplicate detection.
+"""64-bit perceptual hashes (pHash, dHash), pixel thumbnails and their distances, for near-duplicate detection.
 
 pHash (the default): grayscale, resize to 32x32 (bilinear, Pillow), 2-D DCT-II, keep the 8x8 lowest
 frequencies, bit = coefficient > median of the 63 non-DC coefficients; row-major, first bit most significant.
@@ -8,10 +8,23 @@ Why pHash by default, measured on 2,000 generated 32 px inspection images (600 t
 dHash put 105 test images within 4 bits of a train image (19 at distance 0, all different images), because
 the smooth synthetic surfaces share their gradient signs; pHash put 9 within 4 bits, 5 within 2, none at 0.
 A brightened (+8) and resized copy stays within 2 bits (median) and 4 bits (95th percentile) under pHash.
+
+A hash alone cannot confirm a near-duplicate on low-contrast textures: on 2,000 generated 64 px images a
+few distinct pairs hash 0-2 bits apart while a JPEG (quality 70) or noisy copy can drift 22-24 bits. So an
+`ImageFingerprint` also keeps a 16x16 float grayscale thumbnail, and `pixel_rms_differences` confirms hash
+candidates: the RMS difference, in gray levels, of two thumbnails after matching brightness (mean) and
+contrast (standard deviation), i.e. mean(std) * sqrt(2 * (1 - correlation)).
+
+Measured on 5 x 2,000 generated 64 px images (seeds 0-4), against every image's copy re-encoded as JPEG
+quality 70, resized to 58 and 70 px, brightened x1.1, or with Gaussian noise (sigma 5 gray levels): the
+copies drift at most 26 hash bits (noise; JPEG 24) and 0.92 gray levels (brightening; JPEG 0.55, noise 0.58,
+resizing 0.21), while the closest distinct pair within 28 bits is 1.06 gray levels apart. Hence the
+defaults of `QualityConfig`: candidates within 28 bits, near-duplicates at <= 1.0 gray level.
 """
 
 import io
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -19,6 +32,9 @@ from PIL import Image
 
 HASH_SIZE = 8
 PHASH_IMAGE_SIZE = 32
+THUMBNAIL_SIZE = 16
+# ITU-R 601-2 luma, the weights of Pillow's convert("L"), applied in float to keep sub-gray-level detail.
+_LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 _BIT_WEIGHTS = np.uint64(1) << np.arange(HASH_SIZE * HASH_SIZE - 1, -1, -1, dtype=np.uint64)
 _N = np.arange(PHASH_IMAGE_SIZE)
 # Rows of the (unnormalised) DCT-II basis for the lowest HASH_SIZE frequencies; scaling does not change signs.
@@ -64,3 +80,51 @@ def hamming_matrix(left: Iterable[int], right: Iterable[int]) -> np.ndarray:
     a = np.fromiter(left, dtype=np.uint64)
     b = np.fromiter(right, dtype=np.uint64)
     return np.bitwise_count(a[:, None] ^ b[None, :]).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class ImageFingerprint:
+    """What near-duplicate detection keeps of one image: its 64-bit hash and a `THUMBNAIL_SIZE`**2 float32
+    vector, the row-major grayscale thumbnail (gray levels 0-255)."""
+
+    hash: int
+    thumbnail: np.ndarray
+
+
+def thumbnail(image: Image.Image) -> np.ndarray:
+    """Grayscale (float luma) resized to THUMBNAIL_SIZE square (bilinear, Pillow), flattened, float32."""
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float32)
+    gray = Image.fromarray(rgb @ _LUMA_WEIGHTS, mode="F")
+    small = gray.resize((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.BILINEAR)
+    return np.asarray(small, dtype=np.float32).reshape(-1)
+
+
+def fingerprint_bytes(data: bytes, method: HashMethod = "phash") -> ImageFingerprint:
+    """Hash and thumbnail of encoded image bytes (PNG, JPEG, ...), decoding them once."""
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        return ImageFingerprint(HASHES[method](image), thumbnail(image))
+
+
+def fingerprint_array(pixels: np.ndarray, method: HashMethod = "phash") -> ImageFingerprint:
+    """Hash and thumbnail of a uint8 HWC (or HW) array."""
+    image = Image.fromarray(pixels)
+    return ImageFingerprint(HASHES[method](image), thumbnail(image))
+
+
+def pixel_rms_differences(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Row-wise RMS difference (gray levels, float64) of two (n, d) thumbnail stacks after matching each pair's
+    brightness and contrast: mean(std_left, std_right) * sqrt(2 * (1 - Pearson correlation)).
+
+    0 for an affine copy (brighter, more contrast); two flat thumbnails are 0 apart, a flat and a textured one
+    are apart by half the textured one's std times sqrt(2).
+    """
+    a = left.astype(np.float64) - left.mean(axis=1, keepdims=True)
+    b = right.astype(np.float64) - right.mean(axis=1, keepdims=True)
+    std_a = np.sqrt((a * a).mean(axis=1))
+    std_b = np.sqrt((b * b).mean(axis=1))
+    denominator = std_a * std_b
+    covariance = (a * b).mean(axis=1)
+    correlation = np.divide(covariance, denominator, out=np.zeros_like(covariance), where=denominator > 0)
+    correlation[(std_a == 0) & (std_b == 0)] = 1.0
+    return (std_a + std_b) / 2 * np.sqrt(np.maximum(2 * (1 - correlation), 0.0))

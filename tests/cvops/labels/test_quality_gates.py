@@ -8,8 +8,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from cvops.datagen import generate_arrays
 from cvops.errors import QualityInputError
 from cvops.io_utils import sha256_bytes
+from cvops.labels.phash import fingerprint_bytes, hamming_matrix, pixel_rms_differences
 from cvops.labels.quality import (
     CHECK_NAMES,
     ExpectationRunner,
@@ -22,7 +24,7 @@ from cvops.labels.quality import (
     check_min_images_per_class,
     check_no_near_duplicate_leakage,
     check_no_split_leakage,
-    compute_phashes,
+    compute_fingerprints,
     run_label_checks,
 )
 from cvops.labels.splits import assign_splits
@@ -82,7 +84,7 @@ def test_all_gates_pass_on_clean_table(clean) -> None:
     results = run_label_checks(
         table,
         QualityConfig(classes=CLASSES, min_images_per_class=12, max_class_ratio=1.0),
-        compute_phashes(table, blobs.__getitem__),
+        compute_fingerprints(table, blobs.__getitem__),
     )
     assert [r.name for r in results] == list(CHECK_NAMES)
     assert {r.name: r.passed for r in results} == dict.fromkeys(CHECK_NAMES, True)
@@ -144,35 +146,171 @@ def test_same_bytes_in_two_splits(clean, runner) -> None:
     assert check_no_split_leakage(table, runner=runner).passed
 
 
+def row_for(key: str, data: bytes, label: str, split: str, size: int) -> dict:
+    return {
+        "image_key": key,
+        "path": f"images/{key}.png",
+        "sha256": sha256_bytes(data),
+        "label": label,
+        "label_source": "imported",
+        "split": split,
+        "width": size,
+        "height": size,
+        "channels": 3,
+    }
+
+
 def test_near_duplicate_across_train_and_test(clean, runner) -> None:
     table, blobs = clean
     source = table[table["split"] == "train"].iloc[0]
     brighter = np.clip(noise(int(source["image_key"][-3:])).astype(int) + 6, 0, 255).astype(np.uint8)
     data = png(brighter)
-    near = {
-        **source.to_dict(),
-        "image_key": "ok/near_copy",
-        "path": "images/ok/near_copy.png",
-        "sha256": sha256_bytes(data),
-        "split": "test",
-    }
-    bad = pd.concat([table, pd.DataFrame([near])], ignore_index=True)
-    hashes = compute_phashes(bad, {**blobs, "images/ok/near_copy.png": data}.__getitem__)
-    result = check_no_near_duplicate_leakage(bad, hashes, max_distance=4, runner=runner)
+    bad = pd.concat(
+        [table, pd.DataFrame([row_for("ok/near_copy", data, "ok", "test", 16)])], ignore_index=True
+    )
+    fingerprints = compute_fingerprints(bad, {**blobs, "images/ok/near_copy.png": data}.__getitem__)
+    result = check_no_near_duplicate_leakage(bad, fingerprints, runner=runner)
     assert not result.passed
-    [row] = result.metadata["offending_rows"]
-    assert row["image_key"] == "ok/near_copy"
-    assert row["nearest_train_image_key"] == source["image_key"]
-    assert row["min_hamming_to_train"] <= 4
+    copy, original = fingerprints["ok/near_copy"], fingerprints[source["image_key"]]
+    assert result.metadata["offending_rows"] == [
+        {
+            "image_key": "ok/near_copy",
+            "nearest_train_image_key": source["image_key"],
+            "hamming_to_nearest_train": int(hamming_matrix([copy.hash], [original.hash])[0, 0]),
+            "pixel_rms_difference_to_nearest_train": round(
+                float(pixel_rms_differences(copy.thumbnail[None], original.thumbnail[None])[0]), 4
+            ),
+        }
+    ]
+    assert result.metadata["max_hamming_distance"] == 28
+    assert result.metadata["max_pixel_rms_difference_gray_levels"] == 1.0
     assert (
         result.metadata["num_compared_pairs"]
         == (bad["split"] == "train").sum() * (bad["split"] == "test").sum()
     )
+    assert_json(result)
     assert check_no_near_duplicate_leakage(
-        table, compute_phashes(table, blobs.__getitem__), runner=runner
+        table, compute_fingerprints(table, blobs.__getitem__), runner=runner
     ).passed
     with pytest.raises(QualityInputError, match="ok/near_copy"):
-        check_no_near_duplicate_leakage(bad, compute_phashes(table, blobs.__getitem__), runner=runner)
+        check_no_near_duplicate_leakage(bad, compute_fingerprints(table, blobs.__getitem__), runner=runner)
+
+
+def test_pixel_threshold_alone_decides_among_hash_candidates(clean, runner) -> None:
+    """A candidate within the hash distance passes when its pixels differ more than the threshold."""
+    table, blobs = clean
+    source = table[table["split"] == "train"].iloc[0]
+    noisy = np.clip(
+        noise(int(source["image_key"][-3:])) + np.random.default_rng(9).normal(0, 20, (16, 16, 3)), 0, 255
+    )
+    data = png(noisy.astype(np.uint8))
+    bad = pd.concat(
+        [table, pd.DataFrame([row_for("ok/noisy_copy", data, "ok", "test", 16)])], ignore_index=True
+    )
+    fingerprints = compute_fingerprints(bad, {**blobs, "images/ok/noisy_copy.png": data}.__getitem__)
+    difference = float(
+        pixel_rms_differences(
+            fingerprints["ok/noisy_copy"].thumbnail[None], fingerprints[source["image_key"]].thumbnail[None]
+        )[0]
+    )
+    loose = dict(max_distance=64, runner=runner)
+    assert check_no_near_duplicate_leakage(
+        bad, fingerprints, max_pixel_difference=difference - 0.01, **loose
+    ).passed
+    flagged = check_no_near_duplicate_leakage(
+        bad, fingerprints, max_pixel_difference=difference + 0.01, **loose
+    )
+    assert [row["image_key"] for row in flagged.metadata["offending_rows"]] == ["ok/noisy_copy"]
+
+
+def jpeg(pixels: np.ndarray, quality: int = 70) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def resized(pixels: np.ndarray, factor: float) -> np.ndarray:
+    side = round(pixels.shape[0] * factor)
+    return np.asarray(Image.fromarray(pixels).resize((side, side), Image.Resampling.BILINEAR))
+
+
+NEAR_DUPLICATE_TRANSFORMS = {
+    "jpeg_quality_70": lambda pixels: jpeg(pixels),
+    "resized_minus_10_percent": lambda pixels: png(resized(pixels, 0.9)),
+    "resized_plus_10_percent": lambda pixels: png(resized(pixels, 1.1)),
+    "brightened_10_percent": lambda pixels: png(np.clip(np.rint(pixels * 1.1), 0, 255).astype(np.uint8)),
+    "gaussian_noise_sigma_5": lambda pixels: png(
+        np.clip(np.rint(pixels + np.random.default_rng(5).normal(0, 5, pixels.shape)), 0, 255).astype(
+            np.uint8
+        )
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def demo() -> tuple[pd.DataFrame, dict[str, bytes], np.ndarray]:
+    """2,000 generated 64 px brushed-metal images (each its own draw), split by content hash."""
+    images, labels = generate_arrays(2000, size=64, seed=0)
+    blobs = {
+        f"images/{label}/img_{i:04d}.png": png(pixels)
+        for i, (pixels, label) in enumerate(zip(images, labels, strict=True))
+    }
+    rows = [
+        row_for(path[len("images/") : -len(".png")], data, path.split("/")[1], "train", 64)
+        for path, data in blobs.items()
+    ]
+    table = assign_splits(pd.DataFrame(rows).drop(columns="split"), seed=0)
+    return table.loc[:, list(TABLE_COLUMNS)], blobs, images
+
+
+def test_distinct_demo_images_are_not_near_duplicates(demo, runner) -> None:
+    table, blobs, _ = demo
+    result = check_no_near_duplicate_leakage(
+        table, compute_fingerprints(table, blobs.__getitem__), runner=runner
+    )
+    assert result.passed
+    assert result.metadata["num_offending_rows"] == 0
+    assert (
+        result.metadata["num_compared_pairs"]
+        == (table["split"] == "train").sum() * (table["split"] == "test").sum()
+    )
+    assert result.metadata["num_candidate_pairs"] > 0
+
+
+def test_each_near_duplicate_transform_of_a_train_image_is_flagged(demo, runner) -> None:
+    table, blobs, images = demo
+    sources = table[table["split"] == "train"].iloc[: len(NEAR_DUPLICATE_TRANSFORMS)]
+    copies = {}
+    for (name, transform), (_, source) in zip(
+        NEAR_DUPLICATE_TRANSFORMS.items(), sources.iterrows(), strict=True
+    ):
+        copies[name] = (source["image_key"], transform(images[int(source["image_key"][-4:])]))
+    planted = pd.DataFrame(
+        [row_for(f"copies/{name}", data, "ok", "test", 64) for name, (_, data) in copies.items()]
+    )
+    bad = pd.concat([table, planted.loc[:, list(TABLE_COLUMNS)]], ignore_index=True)
+    all_blobs = {**blobs, **{f"images/copies/{name}.png": data for name, (_, data) in copies.items()}}
+    fingerprints = compute_fingerprints(bad, all_blobs.__getitem__)
+    result = check_no_near_duplicate_leakage(bad, fingerprints, runner=runner)
+    assert not result.passed
+    expected = []
+    for name, (source_key, data) in copies.items():
+        copy, original = fingerprint_bytes(data), fingerprint_bytes(blobs[f"images/{source_key}.png"])
+        expected.append(
+            {
+                "image_key": f"copies/{name}",
+                "nearest_train_image_key": source_key,
+                "hamming_to_nearest_train": int(hamming_matrix([copy.hash], [original.hash])[0, 0]),
+                "pixel_rms_difference_to_nearest_train": round(
+                    float(pixel_rms_differences(copy.thumbnail[None], original.thumbnail[None])[0]), 4
+                ),
+            }
+        )
+    assert result.metadata["offending_rows"] == expected
+    assert result.metadata["num_offending_rows"] == len(NEAR_DUPLICATE_TRANSFORMS)
+    assert result.metadata["expectations"][0]["unexpected_count"] == len(NEAR_DUPLICATE_TRANSFORMS)
+    assert result.description.startswith("5 test image(s) are near-duplicates of train images")
+    assert_json(result)
 
 
 def test_class_below_minimum(clean, runner) -> None:
