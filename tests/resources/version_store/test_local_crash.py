@@ -12,13 +12,15 @@ from pathlib import Path
 from cvops.io_utils import sha256_bytes
 from resources.version_store import LocalVersionStore
 
-FILES_PER_ROUND = 1500
+BASE_FILES = 6000
+CHANGED_PER_ROUND = 20
 KILLS = 3
-READY_AFTER_COMMITS = 2
-STARTUP_TIMEOUT_S = 60.0
+READY_AFTER_COMMITS = 3
+STARTUP_TIMEOUT_S = 120.0
 
-# Round n commits FILES_PER_ROUND new files `round-<n>/<i>.bin` with bytes derived from (n, i), then appends
-# the commit id to the progress file; rounds continue from the store's history after each restart.
+# Round 0 commits BASE_FILES files; every later round n rewrites CHANGED_PER_ROUND of them and commits. A commit
+# copies the whole tree inside SQLite, so most of each later round is spent inside `commit`, where the kill
+# should land. Each commit id is appended to the progress file after the commit returns.
 _CHILD = f"""
 import os, sys
 from pathlib import Path
@@ -27,14 +29,15 @@ from resources.version_store import LocalVersionStore
 root, progress, ready = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 store = LocalVersionStore(root)
 store.ensure_repository()
-round_number = len(store.log("main", limit=10_000)) - 1
+round_number = len(store.log("main", limit=100_000)) - 1
 commits = 0
 while True:
-    items = [
-        (f"round-{{round_number}}/{{i}}.bin", f"{{round_number}}:{{i}}:".encode() * 64, None)
-        for i in range({FILES_PER_ROUND})
+    indices = range({BASE_FILES}) if round_number == 0 else [
+        (round_number * {CHANGED_PER_ROUND} + j) % {BASE_FILES} for j in range({CHANGED_PER_ROUND})
     ]
-    store.upload_many("main", items)
+    store.upload_many(
+        "main", [(f"images/{{i}}.bin", f"{{round_number}}:{{i}}:".encode() * 32, None) for i in indices]
+    )
     commit = store.commit("main", f"round {{round_number}}", {{"round": str(round_number)}})
     with open(progress, "a") as handle:
         handle.write(commit.id + "\\n")
@@ -47,8 +50,13 @@ while True:
 """
 
 
-def _expected_bytes(round_number: int, index: int) -> bytes:
-    return f"{round_number}:{index}:".encode() * 64
+def _expected_contents(newest_round: int) -> dict[str, bytes]:
+    """What every path holds after rounds 0..newest_round: the bytes of the last round that wrote it."""
+    last_writer = dict.fromkeys(range(BASE_FILES), 0)
+    for round_number in range(1, newest_round + 1):
+        for j in range(CHANGED_PER_ROUND):
+            last_writer[(round_number * CHANGED_PER_ROUND + j) % BASE_FILES] = round_number
+    return {f"images/{i}.bin": f"{n}:{i}:".encode() * 32 for i, n in last_writer.items()}
 
 
 def _run_and_kill(root: Path, progress: Path, ready: Path, delay_s: float) -> None:
@@ -70,7 +78,7 @@ def _run_and_kill(root: Path, progress: Path, ready: Path, delay_s: float) -> No
 def _assert_store_is_consistent(root: Path, recorded: list[str]) -> None:
     store = LocalVersionStore(root)
     head = store.resolve("main")
-    log = store.log("main", limit=10_000)
+    log = store.log("main", limit=100_000)
     # The kill may land after a commit but before its id reached the progress file: head is then one newer.
     assert head in (recorded[-1], log[0].id)
     assert [c.id for c in log if c.id in set(recorded)] == list(reversed(recorded))
@@ -79,15 +87,12 @@ def _assert_store_is_consistent(root: Path, recorded: list[str]) -> None:
     newest_round = int(log[0].metadata["round"])
     assert newest_round == len(log) - 2
 
+    expected = _expected_contents(newest_round)
     listing = store.list_objects(head)
-    expected_paths = sorted(
-        f"round-{n}/{i}.bin" for n in range(newest_round + 1) for i in range(FILES_PER_ROUND)
-    )
-    assert [info.path for info in listing] == expected_paths
+    assert [info.path for info in listing] == sorted(expected)
     for info in listing:
-        round_number, index = int(info.path.split("/")[0][6:]), int(info.path.split("/")[1][:-4])
         data = store.read(head, info.path)
-        assert data == _expected_bytes(round_number, index)
+        assert data == expected[info.path]
         assert info.sha256 == sha256_bytes(data)
         assert info.size_bytes == len(data)
 
