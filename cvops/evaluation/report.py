@@ -2,7 +2,7 @@
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from cvops.evaluation.metrics import (
 )
 from cvops.evaluation.slices import SliceMetrics, brightness, sharpness, slice_by
 from cvops.model.preprocess import Preprocessing
+
+if TYPE_CHECKING:
+    from torch import nn
 
 CALIBRATION_BINS = 15
 SLICE_BINS = 4
@@ -103,7 +106,7 @@ class EvaluationResult:
 
 
 def evaluate(
-    model: "torch.nn.Module",  # noqa: F821 - torch is imported lazily
+    model: "nn.Module",
     preprocessing: Preprocessing,
     classes: tuple[str, ...],
     test_pixels: np.ndarray,

@@ -1,12 +1,17 @@
 """Input-gradient saliency: where a pixel change would most move the predicted class's logit."""
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from cvops.model.preprocess import Preprocessing
 
+if TYPE_CHECKING:
+    from torch import nn
+
 
 def input_gradient_saliency(
-    model: "torch.nn.Module",  # noqa: F821 - torch is imported lazily
+    model: "nn.Module",
     preprocessing: Preprocessing,
     pixels: np.ndarray,
     target_classes: np.ndarray,

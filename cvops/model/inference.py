@@ -48,11 +48,9 @@ def _pixels(preprocessing: Preprocessing, images: np.ndarray | Sequence[ImageInp
     size = preprocessing.image_size
     if isinstance(images, np.ndarray) and images.dtype == np.uint8 and images.shape[1:] == (size, size, 3):
         return images
-    return (
-        np.stack([preprocessing.to_pixels(image) for image in images])
-        if len(images)
-        else np.zeros((0, size, size, 3), dtype=np.uint8)
-    )
+    if len(images) == 0:
+        return np.zeros((0, size, size, 3), dtype=np.uint8)
+    return np.stack([preprocessing.to_pixels(image) for image in images])
 
 
 def _num_outputs(model: nn.Module) -> int:

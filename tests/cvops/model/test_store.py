@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import load_file
 
 from cvops.errors import ModelLoadError
@@ -88,6 +89,15 @@ def test_predict_proba_rows_sum_to_one_and_batching_is_invisible(trained: Traine
     np.testing.assert_allclose(whole.sum(axis=1), 1.0, atol=1e-6)
     np.testing.assert_allclose(whole, batched, atol=1e-6)
     assert predict_proba(model, trained.preprocessing, pixels[:0]).shape == (0, 4)
+    larger = [
+        np.asarray(Image.fromarray(image).resize((32, 32), Image.Resampling.NEAREST)) for image in pixels[:3]
+    ]
+    resized_back = np.stack([trained.preprocessing.to_pixels(image) for image in larger])
+    np.testing.assert_allclose(
+        predict_proba(model, trained.preprocessing, larger),
+        predict_proba(model, trained.preprocessing, resized_back),
+        atol=1e-6,
+    )
 
 
 class _Exploit:
