@@ -65,11 +65,22 @@ class ExportRef(BaseModel, frozen=True):
     int8: ArtifactRef | None
     manifest: ArtifactRef
     model_card: ArtifactRef
+    files: dict[str, ArtifactRef]
+
+
+class WindowRef(BaseModel, frozen=True):
+    """The images of one production window, as found in its folder."""
+
+    window: str
+    folder: str
+    files: tuple[str, ...]
+    num_flagged_for_review: int
 
 
 class ProfileRef(BaseModel, frozen=True):
-    """A whylogs profile plus the feature sample the two-sample tests need."""
+    """A whylogs profile plus the exact feature sample the two-sample tests need, and the model behind it."""
 
     profile: ArtifactRef
     features: ArtifactRef
     num_images: int
+    model_export: ArtifactRef | None

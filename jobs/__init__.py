@@ -3,9 +3,23 @@
 import dagster as dg
 
 from cvops_assets.constants import (
+    CONTINUOUS_TRAINING_JOB,
+    DATASET_GROUP,
     DATASET_SNAPSHOT,
+    DRIFT_JOB,
+    DRIFT_PROFILE,
+    EDGE_EXPORT,
     INGEST_GROUP,
     INGEST_JOB,
+    LIFECYCLE_JOB,
+    PRODUCTION_IMAGES,
+    REFERENCE_PROFILE,
+    TRAINING_GROUP,
+)
+from cvops_assets.monitoring.partitions import production_windows
+
+LIFECYCLE = dg.AssetSelection.groups(INGEST_GROUP, DATASET_GROUP, TRAINING_GROUP) | dg.AssetSelection.assets(
+    EDGE_EXPORT, REFERENCE_PROFILE
 )
 
 ingest_job = dg.define_asset_job(
@@ -13,7 +27,25 @@ ingest_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups(INGEST_GROUP) | dg.AssetSelection.assets(DATASET_SNAPSHOT),
     description="Ingest new landing images and publish them to main if the audits pass (write-audit-publish).",
 )
+lifecycle_job = dg.define_asset_job(
+    LIFECYCLE_JOB,
+    selection=LIFECYCLE,
+    description="The whole lifecycle: ingest, snapshot, labels, training, validation and blessing, edge export "
+    "and the drift reference.",
+)
+continuous_training_job = dg.define_asset_job(
+    CONTINUOUS_TRAINING_JOB,
+    selection=LIFECYCLE,
+    description="Started by drift_sensor: ingest the drifted production window, pre-label it for review, retrain, "
+    "validate against the champion on a test split that includes the new images, export if blessed.",
+)
+drift_job = dg.define_asset_job(
+    DRIFT_JOB,
+    selection=dg.AssetSelection.assets(PRODUCTION_IMAGES, DRIFT_PROFILE),
+    partitions_def=production_windows,
+    description="Profile one production window and score its drift against the reference.",
+)
 
 
 def all_jobs() -> list:
-    return [ingest_job]
+    return [ingest_job, lifecycle_job, continuous_training_job, drift_job]

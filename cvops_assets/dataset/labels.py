@@ -28,6 +28,7 @@ from cvops.labels.table import LABEL_COLUMNS
 from cvops.refs import LabelsRef, ReviewQueueRef, SnapshotRef
 from cvops.viz import markdown_table, png_data_uri_markdown, thumbnail_grid_png
 from cvops_assets.constants import CHAMPION_EXPORT_ALIAS, LABEL_REVIEW_QUEUE, LABELS, META_NUM_IMAGES, OWNER
+from cvops_assets.types import ref_type
 from resources.artifact_resource import ArtifactStoreResource
 from resources.labelling import LabellingResource, ReviewerResource
 from resources.version_store import VersionStore, VersionStoreResource
@@ -63,7 +64,7 @@ def _decode(store: VersionStore, ref: str, paths: list[str]) -> list[np.ndarray]
 
 @dg.asset(
     name=LABEL_REVIEW_QUEUE,
-    dagster_type=dg.PythonObjectDagsterType(ReviewQueueRef),
+    dagster_type=ref_type(ReviewQueueRef),
     kinds={"python", "labelstudio"},
     owners=[OWNER],
     code_version="1",
@@ -147,14 +148,19 @@ class LabelsConfig(dg.Config):
     min_images_per_class: int = Field(default=10, description="Quality gate: fewest images a class may have.")
     max_class_ratio: float = Field(default=10.0, description="Quality gate: largest/smallest class size.")
     near_duplicate_max_distance: int = Field(
-        default=2,
-        description="Quality gate: pHash bits within which a train/test pair counts as near-duplicate.",
+        default=28,
+        description="Quality gate: pHash bits within which a train/test pair is a near-duplicate candidate.",
+    )
+    near_duplicate_max_pixel_difference: float = Field(
+        default=1.0,
+        description="Quality gate: RMS gray-level difference (after brightness/contrast matching) that confirms "
+        "a candidate pair as near-duplicates.",
     )
 
 
 @dg.asset(
     name=LABELS,
-    dagster_type=dg.PythonObjectDagsterType(LabelsRef),
+    dagster_type=ref_type(LabelsRef),
     kinds={"python", "pandas", "greatexpectations"},
     owners=[OWNER],
     code_version="1",
@@ -172,7 +178,7 @@ def labels(
     labelling: LabellingResource,
 ) -> dg.MaterializeResult:
     from cvops.labels.active import complete_labels
-    from cvops.labels.quality import QualityConfig, compute_phashes, run_label_checks
+    from cvops.labels.quality import QualityConfig, compute_fingerprints, run_label_checks
 
     store = version_store.store()
     commit = dataset_snapshot.commit
@@ -202,8 +208,11 @@ def labels(
         min_images_per_class=config.min_images_per_class,
         max_class_ratio=config.max_class_ratio,
         near_duplicate_max_distance=config.near_duplicate_max_distance,
+        near_duplicate_max_pixel_difference=config.near_duplicate_max_pixel_difference,
     )
-    results = run_label_checks(table, quality, compute_phashes(table, lambda path: store.read(commit, path)))
+    results = run_label_checks(
+        table, quality, compute_fingerprints(table, lambda path: store.read(commit, path))
+    )
     version = label_table_version(table)
     labels_commit = (
         _publish(store, table, context.run.run_id, version) if all(r.passed for r in results) else commit

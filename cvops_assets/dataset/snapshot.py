@@ -9,6 +9,7 @@ from cvops.ingest import AuditResult, audit_snapshot, mark_committed, report_fro
 from cvops.ingest.audit import IMAGES_DECODE_AS_RGB_PNG, NO_ZERO_BYTE_OBJECTS, SNAPSHOT_MATCHES_MANIFEST
 from cvops.refs import IngestRef, SnapshotRef
 from cvops_assets.constants import DATASET_SNAPSHOT, META_DATA_COMMIT, META_NUM_IMAGES, OWNER
+from cvops_assets.types import ref_type
 from resources.artifact_resource import ArtifactStoreResource
 from resources.landing import LandingResource
 from resources.version_store import VersionStore, VersionStoreResource
@@ -18,7 +19,7 @@ AUDITS = (NO_ZERO_BYTE_OBJECTS, IMAGES_DECODE_AS_RGB_PNG, SNAPSHOT_MATCHES_MANIF
 
 @dg.asset(
     name=DATASET_SNAPSHOT,
-    dagster_type=dg.PythonObjectDagsterType(SnapshotRef),
+    dagster_type=ref_type(SnapshotRef),
     kinds={"python", "sqlite"},
     owners=[OWNER],
     code_version="1",

@@ -9,6 +9,7 @@ from cvops.ingest import IngestProgress, IngestReport, ingest_to_branch, report_
 from cvops.refs import IngestRef
 from cvops.viz import markdown_table, png_data_uri_markdown, thumbnail_grid_png
 from cvops_assets.constants import OWNER, RAW_IMAGES
+from cvops_assets.types import ref_type
 from resources.artifact_resource import ArtifactStoreResource
 from resources.landing import LandingResource
 from resources.version_store import VersionStore, VersionStoreResource
@@ -26,7 +27,7 @@ class RawImagesConfig(dg.Config):
 
 @dg.asset(
     name=RAW_IMAGES,
-    dagster_type=dg.PythonObjectDagsterType(IngestRef),
+    dagster_type=ref_type(IngestRef),
     kinds={"python", "pillow"},
     owners=[OWNER],
     code_version="1",

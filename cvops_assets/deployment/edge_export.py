@@ -1,0 +1,217 @@
+"""edge_export: the champion as ONNX behind a parity gate, INT8 behind an accuracy gate, OpenVINO and Triton."""
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from cvops.model.store import ModelRef
+from cvops.refs import ExportRef, LabelsRef, ReportRef
+from cvops_assets.constants import CHAMPION_EXPORT_ALIAS, EDGE_EXPORT, OWNER
+from cvops_assets.types import ref_type
+from resources.artifact_resource import ArtifactStoreResource
+from resources.artifact_store import LocalArtifactStore
+from resources.version_store import VersionStoreResource
+
+ONNX_PARITY = "onnx_parity"
+OPENVINO_PARITY = "openvino_parity"
+TRITON_MODEL_NAME = "surface_classifier"
+CALIBRATION_IMAGES = 256
+
+
+class EdgeExportConfig(dg.Config):
+    opset: int = Field(default=17, description="ONNX opset of the export.")
+    parity_tolerance: float = Field(
+        default=1e-4, description="Largest allowed |logit difference| vs PyTorch."
+    )
+    int8_max_accuracy_drop: float = Field(
+        default=0.01, description="INT8 is published only within this drop."
+    )
+    latency_threads: int = Field(default=1, description="Threads pinned for the latency table.")
+    latency_repeats: int = Field(default=30, description="Timed repeats per runtime and batch size.")
+
+
+@dg.asset(
+    name=EDGE_EXPORT,
+    dagster_type=ref_type(ExportRef),
+    kinds={"onnx", "openvino"},
+    owners=[OWNER],
+    code_version="1",
+    description="The blessed champion for the edge: ONNX (parity-gated), INT8 (accuracy-gated), OpenVINO IR, "
+    "a Triton model repository, a latency table and a model card.",
+    check_specs=[
+        dg.AssetCheckSpec(ONNX_PARITY, asset=EDGE_EXPORT, blocking=True),
+        dg.AssetCheckSpec(OPENVINO_PARITY, asset=EDGE_EXPORT, blocking=True),
+    ],
+)
+def edge_export(
+    context: dg.AssetExecutionContext,
+    config: EdgeExportConfig,
+    trained_model: ModelRef,
+    validation_report: ReportRef,
+    labels: LabelsRef,
+    version_store: VersionStoreResource,
+    artifact_store: ArtifactStoreResource,
+) -> dg.MaterializeResult:
+    from cvops.evaluation.blessing import current_champion
+    from cvops.export import latency, openvino_export
+    from cvops.export.model_card import render_model_card
+    from cvops.export.onnx_export import export_onnx
+    from cvops.export.parity import check_parity
+    from cvops.export.quantize import int8_gate, onnx_accuracy, quantize_int8
+    from cvops.export.triton import write_triton_repository
+    from cvops.model.data import load_split_arrays
+    from cvops.model.store import load_model, preprocessing_of
+
+    artifacts = artifact_store.store()
+    champion = current_champion(artifacts)
+    if champion is None or champion.sha256 != trained_model.sha256:
+        raise dg.Failure(
+            f"Model {trained_model.sha256[:12]} is not the champion; only a blessed champion is exported."
+        )
+    model, sidecar = load_model(artifacts, trained_model)
+    preprocessing = preprocessing_of(trained_model)
+    splits = _normalised_splits(version_store, labels, trained_model, preprocessing, load_split_arrays)
+    lineage = {"model_sha256": trained_model.sha256, **sidecar["lineage"]}
+    work = Path(tempfile.mkdtemp(prefix="export-", dir=_scratch(artifacts)))
+    try:
+        onnx_file = export_onnx(
+            model, preprocessing, trained_model.classes, lineage, work / "model.onnx", config.opset
+        )
+        test_pixels, test_labels = splits["test"]
+        parity = check_parity(model, onnx_file.path, test_pixels, tolerance=config.parity_tolerance)
+        int8_path = quantize_int8(
+            onnx_file.path, splits["train"][0][:CALIBRATION_IMAGES], work / "model.int8.onnx"
+        )
+        fp32_accuracy = onnx_accuracy(onnx_file.path, test_pixels, test_labels)
+        int8_decision = int8_gate(
+            fp32_accuracy, onnx_accuracy(int8_path, test_pixels, test_labels), config.int8_max_accuracy_drop
+        )
+        runners = {
+            latency.RUNTIME_TORCH: latency.torch_runner(model, config.latency_threads),
+            latency.RUNTIME_ORT_FP32: latency.ort_runner(onnx_file.path, config.latency_threads),
+            latency.RUNTIME_ORT_INT8: latency.ort_runner(int8_path, config.latency_threads),
+        }
+        manifest = onnx_file.manifest.with_file(int8_path, "onnx_int8", work)
+        openvino_reason = openvino_export.openvino_unavailable_reason()
+        openvino_parity = None
+        if openvino_reason is None:
+            ir = openvino_export.export_openvino(onnx_file.path, work / "openvino")
+            openvino_parity = openvino_export.check_openvino_parity(
+                model, ir.xml_path, test_pixels, tolerance=config.parity_tolerance
+            )
+            runners[latency.RUNTIME_OPENVINO] = openvino_export.openvino_runner(
+                ir.xml_path, config.latency_threads
+            )
+            manifest = manifest.with_file(ir.xml_path, "openvino_xml", work).with_file(
+                ir.bin_path, "openvino_bin", work
+            )
+        rows = latency.benchmark_runtimes(
+            runners, preprocessing.image_size, config.latency_threads, repeats=config.latency_repeats
+        )
+        triton = write_triton_repository(onnx_file.path, work / "triton", TRITON_MODEL_NAME)
+        manifest = manifest.with_file(triton.config_path, "triton_config", work)
+        card = render_model_card(
+            model_name=TRITON_MODEL_NAME,
+            classes=trained_model.classes,
+            preprocessing=preprocessing,
+            lineage=lineage,
+            metrics={"test_accuracy": validation_report.accuracy, "onnx_fp32_accuracy": fp32_accuracy},
+            latency_rows=rows,
+            parity=[p for p in (parity, openvino_parity) if p is not None],
+            int8_decision=int8_decision,
+            opset=onnx_file.opset,
+        )
+        files = {entry.name: artifacts.put_file(work / entry.name) for entry in manifest.files}
+        ref = ExportRef(
+            model_sha256=trained_model.sha256,
+            onnx=files["model.onnx"],
+            int8=files["model.int8.onnx"] if int8_decision.published else None,
+            manifest=artifacts.put_bytes(manifest.model_dump_json(indent=1).encode(), ".json"),
+            model_card=artifacts.put_bytes(card.encode(), ".md"),
+            files=files,
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    gates_pass = parity.passed and (openvino_parity is None or openvino_parity.passed)
+    if gates_pass:
+        artifacts.set_alias(
+            CHAMPION_EXPORT_ALIAS,
+            ref.onnx,
+            {
+                "run_id": context.run.run_id,
+                "model_sha256": trained_model.sha256,
+                "model_version": trained_model.sha256[:12],
+            },
+        )
+    return dg.MaterializeResult(
+        value=ref,
+        check_results=[
+            _parity_check(ONNX_PARITY, parity),
+            _parity_check(OPENVINO_PARITY, openvino_parity, skipped_reason=openvino_reason),
+        ],
+        metadata={
+            "model_sha256": dg.MetadataValue.text(trained_model.sha256),
+            "data_commit": dg.MetadataValue.text(lineage.get("data_commit") or ""),
+            "onnx_uri": dg.MetadataValue.text(ref.onnx.uri),
+            "onnx_path": dg.MetadataValue.path(str(artifacts.path_of(ref.onnx))),
+            "opset": dg.MetadataValue.int(onnx_file.opset),
+            "published": dg.MetadataValue.bool(gates_pass),
+            "int8_published": dg.MetadataValue.bool(int8_decision.published),
+            "int8_reason": dg.MetadataValue.text(int8_decision.reason),
+            "fp32_accuracy": fp32_accuracy,
+            "int8_accuracy": int8_decision.int8_accuracy,
+            "latency": dg.MetadataValue.md(latency.latency_markdown(rows)),
+            "latency_threads": dg.MetadataValue.int(config.latency_threads),
+            "manifest": dg.MetadataValue.json(json.loads(manifest.model_dump_json())),
+            "model_card": dg.MetadataValue.md(card),
+        },
+    )
+
+
+def _normalised_splits(version_store, labels, model_ref, preprocessing, load_split_arrays) -> dict:
+    """Train and test pixels at the model's size, normalised exactly as in training."""
+    from cvops.labels.dataset import read_label_table
+
+    store = version_store.store()
+    table = read_label_table(store, labels.labels_commit)
+    arrays = load_split_arrays(
+        lambda path: store.read(labels.labels_commit, path),
+        table[table["split"].isin(["train", "test"])],
+        preprocessing,
+        model_ref.classes,
+    )
+    return {split: (preprocessing.normalise(pixels), truth) for split, (pixels, truth) in arrays.items()}
+
+
+def _scratch(artifacts: LocalArtifactStore) -> Path:
+    path = artifacts.root / "scratch"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _parity_check(name: str, result, skipped_reason: str | None = None) -> dg.AssetCheckResult:
+    if result is None:
+        return dg.AssetCheckResult(
+            check_name=name,
+            passed=True,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"not run: {skipped_reason}",
+        )
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=result.passed,
+        description=(
+            f"{result.runtime}: max |Δ logit| {result.max_abs_diff:.2e} (tolerance {result.tolerance:.0e}), "
+            f"top-1 agreement {result.top1_agreement:.4f} on {result.num_images} held-out images"
+        ),
+        metadata={
+            "max_abs_diff": result.max_abs_diff,
+            "top1_agreement": result.top1_agreement,
+            "tolerance": result.tolerance,
+            "num_images": result.num_images,
+        },
+    )

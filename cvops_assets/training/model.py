@@ -1,0 +1,224 @@
+"""trained_model and validation_report: reproducible training with lineage, evaluation and blessing."""
+
+from typing import Literal
+
+import dagster as dg
+from pydantic import Field
+
+from cvops.model.store import ModelRef
+from cvops.refs import LabelsRef, ReportRef
+from cvops.viz import png_data_uri_markdown
+from cvops_assets.constants import OWNER, TRAINED_MODEL, VALIDATION_REPORT
+from cvops_assets.types import ref_type
+from resources.artifact_resource import ArtifactStoreResource
+from resources.version_store import VersionStoreResource
+
+# Bump when the training or evaluation code changes what a materialization produces.
+TRAINING_CODE_VERSION = "1"
+MODEL_BLESSED = "model_blessed"
+
+
+class TrainedModelConfig(dg.Config):
+    seed: int = Field(default=0, description="Seeds weights, shuffling and augmentation.")
+    epochs: int = Field(default=8, description="Upper bound; early stopping on val_loss may stop sooner.")
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    width: int = Field(default=16, description="Channels of the first conv block (doubling per block).")
+    depth: int = Field(default=3, description="Number of conv blocks.")
+    image_size: int = Field(default=48, description="Square input size in pixels.")
+    augment: bool = Field(
+        default=True, description="Flips, small rotations, brightness/contrast jitter, noise."
+    )
+    early_stopping_patience: int = 3
+    strategy: Literal["auto", "ddp"] = Field(
+        default="auto", description="'ddp' trains on `devices` processes."
+    )
+    devices: int = 1
+    fine_tune_from_champion: bool = Field(
+        default=False, description="Start from the champion's weights instead of a fresh initialisation."
+    )
+
+
+@dg.asset(
+    name=TRAINED_MODEL,
+    dagster_type=ref_type(ModelRef),
+    kinds={"pytorch", "lightning"},
+    owners=[OWNER],
+    code_version=TRAINING_CODE_VERSION,
+    description="The surface classifier trained with Lightning on the train split; stored once by sha256 as "
+    "safetensors plus a sidecar with its architecture, preprocessing and lineage.",
+)
+def trained_model(
+    context: dg.AssetExecutionContext,
+    config: TrainedModelConfig,
+    labels: LabelsRef,
+    version_store: VersionStoreResource,
+    artifact_store: ArtifactStoreResource,
+) -> dg.MaterializeResult:
+    from cvops.evaluation.blessing import current_champion
+    from cvops.evaluation.plots import training_curves_png
+    from cvops.labels.dataset import read_label_table
+    from cvops.model.data import load_split_arrays
+    from cvops.model.preprocess import Preprocessing
+    from cvops.model.store import save_model
+    from cvops.model.training import TrainConfig, checkpoint_key, train
+
+    store = version_store.store()
+    artifacts = artifact_store.store()
+    champion = current_champion(artifacts) if config.fine_tune_from_champion else None
+    train_config = TrainConfig.from_dict(
+        {
+            **config.model_dump(exclude={"fine_tune_from_champion"}),
+            "fine_tune_from": str(artifacts.path_of(champion.weights)) if champion else None,
+        }
+    )
+    preprocessing = Preprocessing(image_size=train_config.image_size)
+    table = read_label_table(store, labels.labels_commit)
+    splits = load_split_arrays(
+        lambda path: store.read(labels.labels_commit, path), table, preprocessing, labels.classes
+    )
+    lineage = {
+        "data_commit": labels.snapshot_commit,
+        "labels_commit": labels.labels_commit,
+        "labels_version": labels.table_sha256,
+        "code_version": TRAINING_CODE_VERSION,
+        "fine_tuned_from": champion.sha256 if champion else None,
+    }
+    checkpoint_dir = artifacts.root / "checkpoints" / checkpoint_key(train_config, labels.classes, lineage)
+    reused = (checkpoint_dir / "last.ckpt").exists()
+
+    def log_progress(epoch: int, metrics: dict[str, float]) -> None:
+        left = metrics["elapsed_s"] / (epoch + 1) * (metrics["max_epochs"] - epoch - 1)
+        context.log.info(
+            f"epoch {epoch + 1}/{metrics['max_epochs']:.0f}: val_loss {metrics['val_loss']:.4f}, "
+            f"val_accuracy {metrics['val_accuracy']:.4f}, at most {left:.0f} s left"
+        )
+
+    trained = train(train_config, splits, labels.classes, checkpoint_dir, lineage, log_progress)
+    ref = save_model(artifacts, trained, code_version=TRAINING_CODE_VERSION)
+    history = [vars(row) for row in trained.history]
+    return dg.MaterializeResult(
+        value=ref,
+        data_version=dg.DataVersion(ref.sha256),
+        metadata={
+            "model_sha256": dg.MetadataValue.text(ref.sha256),
+            "data_commit": dg.MetadataValue.text(labels.snapshot_commit),
+            "labels_commit": dg.MetadataValue.text(labels.labels_commit),
+            "labels_version": dg.MetadataValue.text(labels.table_sha256),
+            "code_version": dg.MetadataValue.text(TRAINING_CODE_VERSION),
+            "weights_uri": dg.MetadataValue.text(ref.weights.uri),
+            "classes": dg.MetadataValue.json(list(ref.classes)),
+            "train_config": dg.MetadataValue.json(train_config.to_dict()),
+            "fine_tuned_from": dg.MetadataValue.text(lineage["fine_tuned_from"] or "none"),
+            "reused_checkpoint": dg.MetadataValue.bool(reused),
+            **{key: value for key, value in trained.metrics().items()},
+            "training_curves": dg.MetadataValue.md(
+                png_data_uri_markdown(training_curves_png(history), "loss and accuracy per epoch")
+            ),
+        },
+    )
+
+
+class BlessingConfig(dg.Config):
+    accuracy_floor: float = Field(default=0.9, description="Test accuracy every blessed model must reach.")
+    tolerance: float = Field(
+        default=0.01, description="How far below the champion (same test split) a challenger may fall."
+    )
+
+
+@dg.asset(
+    name=VALIDATION_REPORT,
+    dagster_type=ref_type(ReportRef),
+    kinds={"pytorch", "html"},
+    owners=[OWNER],
+    code_version=TRAINING_CODE_VERSION,
+    description="The model on the test split: accuracy, per-class metrics, confusion matrix, calibration, "
+    "slices, worst examples with saliency; the champion evaluated on the same split; the blessing.",
+    check_specs=[dg.AssetCheckSpec(MODEL_BLESSED, asset=VALIDATION_REPORT, blocking=True)],
+)
+def validation_report(
+    context: dg.AssetExecutionContext,
+    config: BlessingConfig,
+    trained_model: ModelRef,
+    labels: LabelsRef,
+    version_store: VersionStoreResource,
+    artifact_store: ArtifactStoreResource,
+) -> dg.MaterializeResult:
+    from cvops.evaluation.blessing import bless, current_champion, promote
+    from cvops.evaluation.html import render_report_html
+    from cvops.evaluation.plots import report_plots
+    from cvops.evaluation.report import evaluate
+    from cvops.labels.dataset import read_label_table
+    from cvops.model.data import load_split_arrays
+    from cvops.model.store import load_model, preprocessing_of
+
+    store = version_store.store()
+    artifacts = artifact_store.store()
+    model_ref = trained_model
+    model, sidecar = load_model(artifacts, model_ref)
+    preprocessing = preprocessing_of(model_ref)
+    table = read_label_table(store, labels.labels_commit)
+    test_rows = table[table["split"] == "test"].reset_index(drop=True)
+    pixels, truth = load_split_arrays(
+        lambda path: store.read(labels.labels_commit, path), test_rows, preprocessing, model_ref.classes
+    )["test"]
+    keys = list(test_rows["image_key"])
+    result = evaluate(model, preprocessing, model_ref.classes, pixels, truth, keys)
+    champion = current_champion(artifacts)
+    champion_accuracy = None
+    if champion is not None and champion.sha256 != model_ref.sha256:
+        champion_model, _ = load_model(artifacts, champion)
+        champion_pixels, _ = load_split_arrays(
+            lambda path: store.read(labels.labels_commit, path),
+            test_rows,
+            preprocessing_of(champion),
+            champion.classes,
+        )["test"]
+        champion_accuracy = evaluate(
+            champion_model, preprocessing_of(champion), champion.classes, champion_pixels, truth, keys
+        ).accuracy
+    decision = bless(result.accuracy, champion_accuracy, config.accuracy_floor, config.tolerance)
+    lineage = {"model_sha256": model_ref.sha256, **sidecar["lineage"], "run_id": context.run.run_id}
+    plots = report_plots(result, sidecar.get("history"))
+    html = render_report_html(result, plots, lineage, decision.to_dict())
+    if decision.blessed and (champion is None or champion.sha256 != model_ref.sha256):
+        promote(
+            artifacts,
+            model_ref,
+            {"run_id": context.run.run_id, "accuracy": result.accuracy, "reason": decision.reason},
+        )
+    ref = ReportRef(
+        model_sha256=model_ref.sha256,
+        report_json=artifacts.put_bytes(result.to_json().encode(), ".json"),
+        report_html=artifacts.put_bytes(html.encode(), ".html"),
+        accuracy=result.accuracy,
+        champion_accuracy=champion_accuracy,
+        blessed=decision.blessed,
+        reason=decision.reason,
+    )
+    return dg.MaterializeResult(
+        value=ref,
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=MODEL_BLESSED,
+                passed=decision.blessed,
+                description=decision.reason,
+                metadata={
+                    "challenger_accuracy": result.accuracy,
+                    "champion_accuracy": champion_accuracy if champion_accuracy is not None else "none",
+                    "accuracy_floor": config.accuracy_floor,
+                    "tolerance": config.tolerance,
+                },
+            )
+        ],
+        metadata={
+            **result.metadata(),
+            "model_sha256": dg.MetadataValue.text(model_ref.sha256),
+            "data_commit": dg.MetadataValue.text(labels.snapshot_commit),
+            "champion_accuracy": champion_accuracy if champion_accuracy is not None else "none",
+            "blessed": decision.blessed,
+            "blessing_reason": decision.reason,
+            "report_html": dg.MetadataValue.path(str(artifacts.path_of(ref.report_html))),
+            **{name: dg.MetadataValue.md(png_data_uri_markdown(png, name)) for name, png in plots.items()},
+        },
+    )

@@ -1,0 +1,160 @@
+"""Sensors of the monitoring loop: new production windows get a drift profile; drift starts retraining."""
+
+import json
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from cvops.drift.policy import DRIFT_SCORE_KEY, DRIFT_STATUS_KEY, SCORE_THRESHOLD_KEY, WINDOW_SIZE_KEY
+from cvops.drift.windows import window_files, window_names
+from cvops.io_utils import sha256_bytes
+from cvops_assets.constants import (
+    DRIFT_PROFILE,
+    PRODUCTION_WINDOWS,
+    RAW_IMAGES,
+    TRAINED_MODEL,
+    TRIGGER_PROFILE_TAG,
+    TRIGGER_SCORE_TAG,
+    TRIGGER_WINDOW_TAG,
+)
+from resources.drift_policy import DriftPolicyResource
+from resources.landing import LandingResource
+
+DRIFT_SENSOR = "drift_sensor"
+PRODUCTION_WINDOW_SENSOR = "production_window_sensor"
+MAX_PROFILES_PER_TICK = 100
+
+
+def build_production_window_sensor(job_name: str) -> dg.SensorDefinition:
+    @dg.sensor(
+        name=PRODUCTION_WINDOW_SENSOR,
+        job_name=job_name,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Adds a partition per production window folder and profiles a window whenever its files change.",
+    )
+    def production_window_sensor(
+        context: dg.SensorEvaluationContext, landing: LandingResource
+    ) -> dg.SensorResult:
+        seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+        root = landing.production_root()
+        current = {
+            name: sha256_bytes("\n".join(window_files(root / name)).encode())[:16]
+            for name in window_names(root)
+        }
+        changed = sorted(name for name, digest in current.items() if seen.get(name) != digest)
+        if not changed:
+            return dg.SensorResult(
+                skip_reason=dg.SkipReason(
+                    f"no new or changed production windows in {root} ({len(current)} known)"
+                )
+            )
+        known = set(context.instance.get_dynamic_partitions(PRODUCTION_WINDOWS))
+        return dg.SensorResult(
+            run_requests=[
+                dg.RunRequest(run_key=f"window-{name}-{current[name]}", partition_key=name)
+                for name in changed
+            ],
+            dynamic_partitions_requests=[
+                dg.AddDynamicPartitionsRequest(
+                    partitions_def_name=PRODUCTION_WINDOWS,
+                    partition_keys=[n for n in changed if n not in known],
+                )
+            ],
+            cursor=json.dumps(current, sort_keys=True),
+        )
+
+    return production_window_sensor
+
+
+def build_drift_sensor(job_name: str) -> dg.SensorDefinition:
+    @dg.sensor(
+        name=DRIFT_SENSOR,
+        job_name=job_name,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Reads the drift score of new drift_profile materializations and requests continuous "
+        "training for a drifted window, at most once per profile and once per cooldown.",
+    )
+    def drift_sensor(
+        context: dg.SensorEvaluationContext, drift_policy: DriftPolicyResource
+    ) -> dg.SensorResult:
+        cursor = json.loads(context.cursor) if context.cursor else {}
+        records = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(DRIFT_PROFILE), after_storage_id=cursor.get("after")),
+            limit=MAX_PROFILES_PER_TICK,
+            ascending=True,
+        ).records
+        if not records:
+            return dg.SensorResult(
+                skip_reason=dg.SkipReason(f"no new drift profiles since storage id {cursor.get('after')}")
+            )
+        policy = drift_policy.policy()
+        last = cursor.get("last_triggered_at")
+        last_triggered = datetime.fromisoformat(last) if last else None
+        now = datetime.now(UTC)
+        reasons, requests = [], []
+        for record in records:
+            verdict = _verdict(record)
+            if verdict["status"] != "drift":
+                reasons.append(_not_drifted(verdict))
+            elif requests:
+                reasons.append(
+                    f"window {verdict['window']} drifted; a retrain was already requested this tick"
+                )
+            elif policy.cooldown_active(last_triggered, now):
+                reasons.append(
+                    f"window {verdict['window']} drifted (score {verdict['score']:.3f}) but the last retrain was "
+                    f"requested at {last_triggered:%Y-%m-%d %H:%M} UTC, inside the {policy.cooldown_minutes:g} min cooldown"
+                )
+            else:
+                requests.append(_retrain_request(record, verdict, drift_policy.retrain_mode))
+                last_triggered = now
+        new_cursor = {
+            "after": records[-1].storage_id,
+            "last_triggered_at": last_triggered.isoformat() if last_triggered else None,
+        }
+        return dg.SensorResult(
+            run_requests=requests,
+            cursor=json.dumps(new_cursor),
+            skip_reason=None if requests else dg.SkipReason("; ".join(reasons)),
+        )
+
+    return drift_sensor
+
+
+def _verdict(record: dg.EventLogRecord) -> dict:
+    materialization = record.asset_materialization
+    metadata = {key: value.value for key, value in materialization.metadata.items()}
+    return {
+        "window": materialization.partition,
+        "storage_id": record.storage_id,
+        "status": metadata.get(DRIFT_STATUS_KEY),
+        "score": float(metadata.get(DRIFT_SCORE_KEY, 0.0)),
+        "threshold": float(metadata.get(SCORE_THRESHOLD_KEY, 0.0)),
+        "size": metadata.get(WINDOW_SIZE_KEY),
+    }
+
+
+def _not_drifted(verdict: dict) -> str:
+    if verdict["status"] == "too_small":
+        return f"window {verdict['window']} is too small to judge ({verdict['size']} images)"
+    return f"window {verdict['window']}: no drift (score {verdict['score']:.3f} < threshold {verdict['threshold']:.3f})"
+
+
+def _retrain_request(record: dg.EventLogRecord, verdict: dict, retrain_mode: str) -> dg.RunRequest:
+    window = verdict["window"]
+    return dg.RunRequest(
+        run_key=f"drift-{window}-{record.storage_id}",
+        run_config={
+            "ops": {
+                RAW_IMAGES: {"config": {"production_window": window}},
+                TRAINED_MODEL: {"config": {"fine_tune_from_champion": retrain_mode == "fine_tune"}},
+            }
+        },
+        tags={
+            TRIGGER_PROFILE_TAG: str(record.storage_id),
+            TRIGGER_WINDOW_TAG: window,
+            TRIGGER_SCORE_TAG: f"{verdict['score']:.4f}",
+        },
+    )
