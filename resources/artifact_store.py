@@ -6,19 +6,25 @@ Aliases (such as the champion model) are named pointers with an append-only hist
 
 import fcntl
 import json
+import os
+import re
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from cvops.errors import ArtifactCorruptedError, ArtifactNotFoundError
 from cvops.io_utils import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
 
 _URI_SCHEME = "cvops-artifact://"
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+# Dot-separated name parts (".json", ".modelref.json", ".onnx_data") or nothing: never a separator or "..".
+_SUFFIX = re.compile(r"^(\.[A-Za-z0-9][A-Za-z0-9_-]*)*$")
 
 
 class ArtifactRef(BaseModel, frozen=True):
@@ -27,6 +33,23 @@ class ArtifactRef(BaseModel, frozen=True):
     sha256: str
     suffix: str
     size_bytes: int
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha256_is_hex(cls, value: str) -> str:
+        # The sha256 and suffix become a file name under the store root: a crafted ref must not leave it.
+        if not _SHA256_HEX.match(value):
+            raise ValueError(f"sha256 {value!r} is not 64 lowercase hex digits; the ref is malformed")
+        return value
+
+    @field_validator("suffix")
+    @classmethod
+    def _suffix_is_plain(cls, value: str) -> str:
+        if not _SUFFIX.match(value):
+            raise ValueError(
+                f"suffix {value!r} is not a file suffix like '.json' (letters, digits, '_', '-' after each dot)"
+            )
+        return value
 
     @property
     def uri(self) -> str:
@@ -66,10 +89,7 @@ class LocalArtifactStore:
         )
         target = self._object_path(ref)
         if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.tmp")
-            shutil.copyfile(path, tmp)
-            tmp.replace(target)
+            _atomic_copy(path, target)
         return ref
 
     def path_of(self, ref: ArtifactRef) -> Path:
@@ -129,3 +149,18 @@ class LocalArtifactStore:
                 yield
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def _atomic_copy(source: Path, target: Path) -> None:
+    """Copy through a temp file unique to this writer, so concurrent writers of one object never share it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle, open(source, "rb") as reader:
+            shutil.copyfileobj(reader, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
