@@ -14,14 +14,19 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m cvops.demo
+	$(PY) -m cvops_assets.demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# `make dev DEMO=<folder>` opens the instance a demo left behind; otherwise ./.cvops/dagster_home.
 dev: $(STAMP)
-	mkdir -p .cvops/dagster_home
-	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.cvops/dagster_home} $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1
+	set -a; if [ -n "$(DEMO)" ]; then . "$(DEMO)/demo.env"; fi; set +a; \
+	export DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.cvops/dagster_home}; mkdir -p "$$DAGSTER_HOME"; \
+	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1
+
+serve: $(STAMP)
+	$(PY) -m cvops.serving
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -21,6 +21,7 @@ from cvops_assets.constants import (
 )
 from jobs import all_jobs
 from resources.artifact_resource import ArtifactStoreResource
+from resources.deployment import DeploymentResource
 from resources.drift_policy import DriftPolicyResource
 from resources.io_manager import JsonRefIOManager
 from resources.labelling import GroundTruthReviewer, LabellingResource, ReviewerResource
@@ -69,6 +70,7 @@ def build_resources(
         "labelling": LabellingResource(),
         "reviewer": reviewer or ReviewerResource(),
         "drift_policy": DriftPolicyResource(),
+        "deployment": DeploymentResource(),
         **overrides,
     }
 

@@ -10,10 +10,11 @@ from pydantic import Field
 
 from cvops.model.store import ModelRef
 from cvops.refs import ExportRef, LabelsRef, ReportRef
-from cvops_assets.constants import CHAMPION_EXPORT_ALIAS, EDGE_EXPORT, OWNER
+from cvops_assets.constants import EDGE_EXPORT, OWNER
 from cvops_assets.types import ref_type
 from resources.artifact_resource import ArtifactStoreResource
 from resources.artifact_store import LocalArtifactStore
+from resources.deployment import DeploymentResource
 from resources.version_store import VersionStoreResource
 
 ONNX_PARITY = "onnx_parity"
@@ -55,6 +56,7 @@ def edge_export(
     labels: LabelsRef,
     version_store: VersionStoreResource,
     artifact_store: ArtifactStoreResource,
+    deployment: DeploymentResource,
 ) -> dg.MaterializeResult:
     from cvops.evaluation.blessing import current_champion
     from cvops.export import latency, openvino_export
@@ -139,7 +141,7 @@ def edge_export(
     gates_pass = parity.passed and (openvino_parity is None or openvino_parity.passed)
     if gates_pass:
         artifacts.set_alias(
-            CHAMPION_EXPORT_ALIAS,
+            deployment.publish_alias(),
             ref.onnx,
             {
                 "run_id": context.run.run_id,
@@ -160,6 +162,9 @@ def edge_export(
             "onnx_path": dg.MetadataValue.path(str(artifacts.path_of(ref.onnx))),
             "opset": dg.MetadataValue.int(onnx_file.opset),
             "published": dg.MetadataValue.bool(gates_pass),
+            "published_as": dg.MetadataValue.text(
+                deployment.publish_alias() if gates_pass else "not published"
+            ),
             "int8_published": dg.MetadataValue.bool(int8_decision.published),
             "int8_reason": dg.MetadataValue.text(int8_decision.reason),
             "fp32_accuracy": fp32_accuracy,
