@@ -72,6 +72,15 @@ def parse_csv_labels(path: Path) -> pd.DataFrame:
     ```
     An empty label cell is an unlabelled image.
     """
+    try:
+        return _parse_csv(path)
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise LabelFormatError(
+            f"{path}: not a readable UTF-8 CSV ({error}); re-export it as UTF-8 CSV."
+        ) from error
+
+
+def _parse_csv(path: Path) -> pd.DataFrame:
     with open(path, encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         header = reader.fieldnames or []
@@ -173,7 +182,13 @@ def parse_label_studio_export(
         raise LabelFormatError(f"{path}: a Label Studio JSON export is a list of tasks; export as 'JSON'.")
     rows: list[dict[str, Any]] = []
     for task in document:
-        rows.extend(_label_studio_rows(path, task, strip_prefix, from_name))
+        try:
+            rows.extend(_label_studio_rows(path, task, strip_prefix, from_name))
+        except (AttributeError, TypeError, ValueError) as error:
+            raise LabelFormatError(
+                f"{path}: task {task.get('id') if isinstance(task, dict) else task!r:.80} is not a Label Studio "
+                f"task ({type(error).__name__}: {error}); re-export the project as JSON."
+            ) from error
     return raw_labels(rows)
 
 
@@ -239,8 +254,8 @@ def label_studio_image_path(url: str, strip_prefix: str = "") -> str | None:
 def _load_json(path: Path) -> Any:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8-sig"))
-    except json.JSONDecodeError as error:
-        raise LabelFormatError(f"{path}: not valid JSON ({error}); re-export the file.") from error
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+        raise LabelFormatError(f"{path}: not valid UTF-8 JSON ({error}); re-export the file.") from error
 
 
 def read_raw_labels(
