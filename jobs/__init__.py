@@ -16,7 +16,6 @@ from cvops_assets.constants import (
     REFERENCE_PROFILE,
     TRAINING_GROUP,
 )
-from cvops_assets.monitoring.partitions import production_windows
 
 LIFECYCLE = dg.AssetSelection.groups(INGEST_GROUP, DATASET_GROUP, TRAINING_GROUP) | dg.AssetSelection.assets(
     EDGE_EXPORT, REFERENCE_PROFILE
@@ -42,7 +41,6 @@ continuous_training_job = dg.define_asset_job(
 drift_job = dg.define_asset_job(
     DRIFT_JOB,
     selection=dg.AssetSelection.assets(PRODUCTION_IMAGES, DRIFT_PROFILE),
-    partitions_def=production_windows,
     description="Profile one production window and score its drift against the reference.",
 )
 
