@@ -152,7 +152,7 @@ class LabelsConfig(dg.Config):
         description="Quality gate: pHash bits within which a train/test pair is a near-duplicate candidate.",
     )
     near_duplicate_max_pixel_difference: float = Field(
-        default=1.0,
+        default=0.45,
         description="Quality gate: RMS gray-level difference (after brightness/contrast matching) that confirms "
         "a candidate pair as near-duplicates.",
     )
