@@ -26,6 +26,9 @@ class LandingResource(dg.ConfigurableResource):
         default=40_000_000, description="Larger images are rejected as decompression bombs."
     )
     min_side: int = Field(default=8, description="Images with a smaller side are rejected as too small.")
+    ingest_dir: str | None = Field(
+        default=None, description="Ingest state and quarantine; default $CVOPS_HOME/ingest."
+    )
 
     def landing(self) -> Path:
         return Path(self.landing_dir or os.environ.get(LANDING_ENV) or cvops_home() / "landing").resolve()
@@ -42,7 +45,7 @@ class LandingResource(dg.ConfigurableResource):
         return ValidationLimits(max_pixels=self.max_pixels, min_side=self.min_side)
 
     def state(self) -> IngestState:
-        return IngestState()
+        return IngestState(Path(self.ingest_dir) / "state.sqlite" if self.ingest_dir else None)
 
     def quarantine(self) -> Quarantine:
-        return Quarantine()
+        return Quarantine(Path(self.ingest_dir) / "quarantine" if self.ingest_dir else None)

@@ -1,0 +1,305 @@
+"""trained_model and validation_report on a real lifecycle run: lineage, one stored copy, no wasted
+retraining, Config fields that matter, and the blessing gate (first on the floor, better promoted, worse
+rejected before export)."""
+
+import base64
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+import torch
+
+from cvops.datagen import write_dataset
+from cvops.evaluation.blessing import champion_history, current_champion
+from cvops.io_utils import sha256_file
+from cvops.model.store import ModelRef
+from cvops.refs import LabelsRef, ReportRef, SnapshotRef
+from cvops_assets.constants import (
+    CHAMPION_EXPORT_ALIAS,
+    DATASET_SNAPSHOT,
+    EDGE_EXPORT,
+    LABELS,
+    LIFECYCLE_JOB,
+    TRAINED_MODEL,
+    VALIDATION_REPORT,
+)
+from cvops_assets.definitions import all_assets, build_definitions, build_resources
+from cvops_assets.training.model import MODEL_BLESSED, TRAINING_CODE_VERSION
+from resources.artifact_resource import ArtifactStoreResource
+from resources.artifact_store import LocalArtifactStore
+from resources.io_manager import JsonRefIOManager
+from resources.labelling import LabellingResource
+from resources.landing import LandingResource
+from resources.version_store import LocalVersionStoreResource
+
+NUM_IMAGES = 480
+IMAGE_SIZE = 32
+# The first champion is deliberately modest (narrow, shallow) so that a default-width model can beat it.
+FIRST_MODEL = {"image_size": IMAGE_SIZE, "batch_size": 32, "epochs": 8, "width": 4, "depth": 2}
+BETTER_MODEL = {**FIRST_MODEL, "width": 8, "depth": 3}
+WORSE_MODEL = {**FIRST_MODEL, "epochs": 1, "depth": 1}
+ACCURACY_FLOOR = 0.4
+DATA_VERSION_TAG = "dagster/data_version"
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """One finished lifecycle run and what it left behind."""
+
+    instance: dg.DagsterInstance
+    resources: dict[str, Any]
+    result: dg.ExecuteInProcessResult
+    refs_dir: Path
+    safetensors_after_run: list[Path]
+
+    def artifacts(self) -> LocalArtifactStore:
+        return self.resources["artifact_store"].store()
+
+    def metadata(self, asset: str) -> dict[str, Any]:
+        return _metadata(self.result, asset)
+
+    def stored_ref(self, asset: str) -> Path:
+        return self.refs_dir / asset / "latest.json"
+
+    def materialize(
+        self, selection: list[str], ops: dict[str, Any], **kwargs: Any
+    ) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            all_assets(),
+            selection=selection,
+            resources=self.resources,
+            instance=self.instance,
+            run_config={"ops": ops},
+            **kwargs,
+        )
+
+
+def explicit_resources(root: Path) -> dict[str, Any]:
+    """Every store under `root`: the per-test CVOPS_HOME does not exist yet when a module fixture runs."""
+    return build_resources(
+        io_manager=JsonRefIOManager(base_dir=str(root / "refs")),
+        version_store=LocalVersionStoreResource(root=str(root / "versions")),
+        artifact_store=ArtifactStoreResource(root=str(root / "artifacts")),
+        landing=LandingResource(
+            landing_dir=str(root / "landing"),
+            production_dir=str(root / "production"),
+            ingest_dir=str(root / "ingest"),
+        ),
+        labelling=LabellingResource(labelling_dir=str(root / "labelling")),
+    )
+
+
+def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, Any]:
+    (event,) = [e for e in result.get_asset_materialization_events() if e.asset_key.path == [asset]]
+    return {key: value.value for key, value in event.materialization.metadata.items()}
+
+
+def _check(result: dg.ExecuteInProcessResult, name: str) -> dg.AssetCheckEvaluation:
+    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == name]
+    return evaluation
+
+
+def _safetensors(artifacts: LocalArtifactStore) -> list[Path]:
+    return sorted((artifacts.root / "objects").rglob("*.safetensors"))
+
+
+@pytest.fixture(scope="module")
+def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lifecycle]:
+    root = tmp_path_factory.mktemp("lifecycle")
+    write_dataset(root / "landing", NUM_IMAGES, layout="imagefolder", size=IMAGE_SIZE, seed=0)
+    resources = explicit_resources(root)
+    threads = torch.get_num_threads()
+    # One intra-op thread: on shared CI cores, oversubscribed torch threads make training many times slower.
+    torch.set_num_threads(1)
+    try:
+        with dg.instance_for_test() as instance:
+            result = (
+                build_definitions(resources)
+                .resolve_job_def(LIFECYCLE_JOB)
+                .execute_in_process(
+                    instance=instance,
+                    run_config={
+                        "ops": {
+                            TRAINED_MODEL: {"config": FIRST_MODEL},
+                            VALIDATION_REPORT: {"config": {"accuracy_floor": ACCURACY_FLOOR}},
+                            EDGE_EXPORT: {"config": {"latency_repeats": 2}},
+                        }
+                    },
+                )
+            )
+            artifacts = resources["artifact_store"].store()
+            yield Lifecycle(instance, resources, result, root / "refs", _safetensors(artifacts))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_trained_model_names_the_exact_data_commit_and_labels_version(lifecycle: Lifecycle) -> None:
+    model = lifecycle.metadata(TRAINED_MODEL)
+    snapshot = SnapshotRef.model_validate_json(lifecycle.stored_ref(DATASET_SNAPSHOT).read_text())
+    labels = LabelsRef.model_validate_json(lifecycle.stored_ref(LABELS).read_text())
+    stored = ModelRef.model_validate_json(lifecycle.stored_ref(TRAINED_MODEL).read_text())
+    assert model["data_commit"] == snapshot.commit == lifecycle.metadata(DATASET_SNAPSHOT)["data_commit"]
+    assert model["labels_commit"] == labels.labels_commit == lifecycle.metadata(LABELS)["labels_commit"]
+    assert model["labels_version"] == labels.table_sha256 == lifecycle.metadata(LABELS)["labels_version"]
+    assert (stored.data_commit, stored.labels_version) == (snapshot.commit, labels.table_sha256)
+    assert model["code_version"] == TRAINING_CODE_VERSION
+    assert model["model_sha256"] == stored.sha256
+    assert model["classes"] == ["crack", "ok", "scratch", "spot"]
+    assert {key: model["train_config"][key] for key in FIRST_MODEL} == FIRST_MODEL
+    assert model["fine_tuned_from"] == "none"
+    assert model["reused_checkpoint"] is False
+    assert model["num_train_images"] == labels.split_sizes["train"]
+    assert model["num_val_images"] == labels.split_sizes["val"]
+    record = lifecycle.instance.get_latest_data_version_record(dg.AssetKey(TRAINED_MODEL))
+    assert record.asset_materialization.tags[DATA_VERSION_TAG] == stored.sha256
+    assert (lifecycle.refs_dir.parent / "ingest" / "state.sqlite").is_file()
+
+
+def test_the_model_is_stored_once_and_the_io_manager_keeps_only_a_ref(lifecycle: Lifecycle) -> None:
+    artifacts = lifecycle.artifacts()
+    stored = ModelRef.model_validate_json(lifecycle.stored_ref(TRAINED_MODEL).read_text())
+    assert lifecycle.safetensors_after_run == [artifacts.path_of(stored.weights)]
+    assert sha256_file(artifacts.path_of(stored.weights)) == stored.sha256
+    assert stored.weights.uri == lifecycle.metadata(TRAINED_MODEL)["weights_uri"]
+    assert [path.name for path in (lifecycle.refs_dir / TRAINED_MODEL).iterdir()] == ["latest.json"]
+    assert lifecycle.stored_ref(TRAINED_MODEL).stat().st_size < 4096 < stored.weights.size_bytes
+
+
+def test_unchanged_data_labels_and_config_reuse_the_checkpoint(lifecycle: Lifecycle) -> None:
+    first = lifecycle.metadata(TRAINED_MODEL)
+    again = _metadata(
+        lifecycle.materialize([TRAINED_MODEL], {TRAINED_MODEL: {"config": FIRST_MODEL}}), TRAINED_MODEL
+    )
+    assert again["reused_checkpoint"] is True
+    assert again["model_sha256"] == first["model_sha256"]
+    assert (again["epochs_run"], again["best_epoch"]) == (first["epochs_run"], first["best_epoch"])
+    assert again["val_accuracy"] == first["val_accuracy"]
+    assert again["wall_s"] < min(1.0, first["wall_s"])
+    assert len(_safetensors(lifecycle.artifacts())) == len(
+        {path.name for path in _safetensors(lifecycle.artifacts())}
+    )
+
+
+@pytest.mark.parametrize("change", [{"seed": 1}, {"learning_rate": 1e-2}, {"augment": False}])
+def test_changing_a_config_field_trains_a_different_model(
+    lifecycle: Lifecycle, change: dict[str, Any]
+) -> None:
+    config = {**FIRST_MODEL, **change}
+    changed = _metadata(
+        lifecycle.materialize([TRAINED_MODEL], {TRAINED_MODEL: {"config": config}}), TRAINED_MODEL
+    )
+    assert changed["reused_checkpoint"] is False
+    assert changed["model_sha256"] != lifecycle.metadata(TRAINED_MODEL)["model_sha256"]
+    assert {key: changed["train_config"][key] for key in change} == change
+    assert changed["data_commit"] == lifecycle.metadata(TRAINED_MODEL)["data_commit"]
+
+
+def test_validation_report_metadata_holds_the_evaluation(lifecycle: Lifecycle) -> None:
+    report = lifecycle.metadata(VALIDATION_REPORT)
+    stored = ReportRef.model_validate_json(lifecycle.stored_ref(VALIDATION_REPORT).read_text())
+    labels = LabelsRef.model_validate_json(lifecycle.stored_ref(LABELS).read_text())
+    assert report["accuracy"] == stored.accuracy
+    assert report["num_images"] == labels.split_sizes["test"]
+    assert report["model_sha256"] == lifecycle.metadata(TRAINED_MODEL)["model_sha256"] == stored.model_sha256
+    assert report["data_commit"] == lifecycle.metadata(TRAINED_MODEL)["data_commit"]
+    assert 0.0 <= report["macro_f1"] <= 1.0
+    assert 0.0 <= report["expected_calibration_error"] <= 1.0
+    matrix = _confusion_counts(report["confusion_matrix_table"])
+    assert len(matrix) == 4 and all(len(row) == 4 for row in matrix)
+    assert sum(map(sum, matrix)) == report["num_images"]
+    correct = sum(matrix[i][i] for i in range(4))
+    assert correct / report["num_images"] == pytest.approx(report["accuracy"])
+    assert report["num_misclassified"] == report["num_images"] - correct
+    assert _png_from_markdown(report["confusion_matrix"]).startswith(b"\x89PNG\r\n\x1a\n")
+    html_path = Path(report["report_html"])
+    assert sha256_file(html_path) == stored.report_html.sha256
+    assert report["model_sha256"] in html_path.read_text()
+
+
+def test_first_model_is_blessed_on_the_floor(lifecycle: Lifecycle) -> None:
+    report = lifecycle.metadata(VALIDATION_REPORT)
+    check = _check(lifecycle.result, MODEL_BLESSED)
+    assert check.passed
+    assert report["blessed"] is True
+    assert report["champion_accuracy"] == "none"
+    assert report["accuracy"] >= ACCURACY_FLOOR
+    assert report["blessing_reason"] == (
+        f"first model: accuracy {report['accuracy']:.4f} reaches the floor {ACCURACY_FLOOR:.4f}"
+    )
+    assert {key: value.value for key, value in check.metadata.items()} == {
+        "challenger_accuracy": report["accuracy"],
+        "champion_accuracy": "none",
+        "accuracy_floor": ACCURACY_FLOOR,
+        "tolerance": 0.01,
+    }
+    first = champion_history(lifecycle.artifacts())[0]
+    assert first.info["run_id"] == lifecycle.result.run_id
+    assert first.info["accuracy"] == report["accuracy"]
+    assert lifecycle.artifacts().get_alias(CHAMPION_EXPORT_ALIAS) is not None
+
+
+def test_a_better_model_is_promoted_and_a_worse_one_is_stopped_before_export(lifecycle: Lifecycle) -> None:
+    artifacts = lifecycle.artifacts()
+    history_before = champion_history(artifacts)
+    champion_before = current_champion(artifacts)
+
+    better = lifecycle.materialize(
+        [TRAINED_MODEL, VALIDATION_REPORT], {TRAINED_MODEL: {"config": BETTER_MODEL}}
+    )
+    better_report = _metadata(better, VALIDATION_REPORT)
+    assert _check(better, MODEL_BLESSED).passed
+    assert better_report["champion_accuracy"] == history_before[-1].info["accuracy"]
+    assert better_report["accuracy"] > better_report["champion_accuracy"]
+    history = champion_history(artifacts)
+    assert len(history) == len(history_before) + 1
+    assert history[-1].info["run_id"] == better.run_id
+    assert history[-1].info["accuracy"] == better_report["accuracy"]
+    champion = current_champion(artifacts)
+    assert champion.sha256 == _metadata(better, TRAINED_MODEL)["model_sha256"] != champion_before.sha256
+
+    export_alias_before = artifacts.get_alias(CHAMPION_EXPORT_ALIAS)
+    worse = lifecycle.materialize(
+        [TRAINED_MODEL, VALIDATION_REPORT, EDGE_EXPORT],
+        {
+            TRAINED_MODEL: {"config": WORSE_MODEL},
+            VALIDATION_REPORT: {"config": {"accuracy_floor": 0.0, "tolerance": 0.0}},
+        },
+        raise_on_error=False,
+    )
+    assert not worse.success
+    worse_report = _metadata(worse, VALIDATION_REPORT)
+    check = _check(worse, MODEL_BLESSED)
+    assert not check.passed
+    assert {key: value.value for key, value in check.metadata.items()} == {
+        "challenger_accuracy": worse_report["accuracy"],
+        "champion_accuracy": better_report["accuracy"],
+        "accuracy_floor": 0.0,
+        "tolerance": 0.0,
+    }
+    assert worse_report["accuracy"] < better_report["accuracy"]
+    assert check.description == (
+        f"accuracy {worse_report['accuracy']:.4f} regresses against the champion's "
+        f"{better_report['accuracy']:.4f} by more than the tolerance 0.0000"
+    )
+    assert [e.asset_key.path[0] for e in worse.get_asset_materialization_events()] == [
+        TRAINED_MODEL,
+        VALIDATION_REPORT,
+    ]
+    assert current_champion(artifacts) == champion
+    assert len(champion_history(artifacts)) == len(history)
+    assert artifacts.get_alias(CHAMPION_EXPORT_ALIAS) == export_alias_before
+
+
+def _confusion_counts(table: str) -> list[list[int]]:
+    rows = [line for line in table.splitlines() if line.startswith("|")][2:]
+    return [[int(cell) for cell in row.strip("|").split("|")[1:]] for row in rows]
+
+
+def _png_from_markdown(markdown: str) -> bytes:
+    match = re.search(r"\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", markdown)
+    assert match, markdown[:80]
+    return base64.b64decode(match.group(1))
