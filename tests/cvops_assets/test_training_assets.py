@@ -54,6 +54,7 @@ class Lifecycle:
     resources: dict[str, Any]
     result: dg.ExecuteInProcessResult
     refs_dir: Path
+    refs_after_run: dict[str, str]
     safetensors_after_run: list[Path]
 
     def artifacts(self) -> LocalArtifactStore:
@@ -62,8 +63,9 @@ class Lifecycle:
     def metadata(self, asset: str) -> dict[str, Any]:
         return _metadata(self.result, asset)
 
-    def stored_ref(self, asset: str) -> Path:
-        return self.refs_dir / asset / "latest.json"
+    def stored_ref(self, asset: str) -> str:
+        """The JSON the IO manager stored for `asset` by the lifecycle run (later tests overwrite the file)."""
+        return self.refs_after_run[asset]
 
     def materialize(
         self, selection: list[str], ops: dict[str, Any], **kwargs: Any
@@ -132,16 +134,20 @@ def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lifecycle]:
                 )
             )
             artifacts = resources["artifact_store"].store()
-            yield Lifecycle(instance, resources, result, root / "refs", _safetensors(artifacts))
+            refs = {
+                asset: (root / "refs" / asset / "latest.json").read_text()
+                for asset in (DATASET_SNAPSHOT, LABELS, TRAINED_MODEL, VALIDATION_REPORT)
+            }
+            yield Lifecycle(instance, resources, result, root / "refs", refs, _safetensors(artifacts))
     finally:
         torch.set_num_threads(threads)
 
 
 def test_trained_model_names_the_exact_data_commit_and_labels_version(lifecycle: Lifecycle) -> None:
     model = lifecycle.metadata(TRAINED_MODEL)
-    snapshot = SnapshotRef.model_validate_json(lifecycle.stored_ref(DATASET_SNAPSHOT).read_text())
-    labels = LabelsRef.model_validate_json(lifecycle.stored_ref(LABELS).read_text())
-    stored = ModelRef.model_validate_json(lifecycle.stored_ref(TRAINED_MODEL).read_text())
+    snapshot = SnapshotRef.model_validate_json(lifecycle.stored_ref(DATASET_SNAPSHOT))
+    labels = LabelsRef.model_validate_json(lifecycle.stored_ref(LABELS))
+    stored = ModelRef.model_validate_json(lifecycle.stored_ref(TRAINED_MODEL))
     assert model["data_commit"] == snapshot.commit == lifecycle.metadata(DATASET_SNAPSHOT)["data_commit"]
     assert model["labels_commit"] == labels.labels_commit == lifecycle.metadata(LABELS)["labels_commit"]
     assert model["labels_version"] == labels.table_sha256 == lifecycle.metadata(LABELS)["labels_version"]
@@ -161,12 +167,12 @@ def test_trained_model_names_the_exact_data_commit_and_labels_version(lifecycle:
 
 def test_the_model_is_stored_once_and_the_io_manager_keeps_only_a_ref(lifecycle: Lifecycle) -> None:
     artifacts = lifecycle.artifacts()
-    stored = ModelRef.model_validate_json(lifecycle.stored_ref(TRAINED_MODEL).read_text())
+    stored = ModelRef.model_validate_json(lifecycle.stored_ref(TRAINED_MODEL))
     assert lifecycle.safetensors_after_run == [artifacts.path_of(stored.weights)]
     assert sha256_file(artifacts.path_of(stored.weights)) == stored.sha256
     assert stored.weights.uri == lifecycle.metadata(TRAINED_MODEL)["weights_uri"]
     assert [path.name for path in (lifecycle.refs_dir / TRAINED_MODEL).iterdir()] == ["latest.json"]
-    assert lifecycle.stored_ref(TRAINED_MODEL).stat().st_size < 4096 < stored.weights.size_bytes
+    assert len(lifecycle.stored_ref(TRAINED_MODEL).encode()) < 4096 < stored.weights.size_bytes
 
 
 def test_unchanged_data_labels_and_config_reuse_the_checkpoint(lifecycle: Lifecycle) -> None:
@@ -200,8 +206,8 @@ def test_changing_a_config_field_trains_a_different_model(
 
 def test_validation_report_metadata_holds_the_evaluation(lifecycle: Lifecycle) -> None:
     report = lifecycle.metadata(VALIDATION_REPORT)
-    stored = ReportRef.model_validate_json(lifecycle.stored_ref(VALIDATION_REPORT).read_text())
-    labels = LabelsRef.model_validate_json(lifecycle.stored_ref(LABELS).read_text())
+    stored = ReportRef.model_validate_json(lifecycle.stored_ref(VALIDATION_REPORT))
+    labels = LabelsRef.model_validate_json(lifecycle.stored_ref(LABELS))
     assert report["accuracy"] == stored.accuracy
     assert report["num_images"] == labels.split_sizes["test"]
     assert report["model_sha256"] == lifecycle.metadata(TRAINED_MODEL)["model_sha256"] == stored.model_sha256
