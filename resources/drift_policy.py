@@ -18,7 +18,9 @@ class DriftPolicyResource(dg.ConfigurableResource):
         default_factory=dict, description="Per-feature minimum Hellinger distance overrides."
     )
     score_threshold: float = Field(default=0.1, description="Drift score at or above which a window drifted.")
-    min_window_size: int = Field(default=50, description="Smaller windows are reported too small, never drift.")
+    min_window_size: int = Field(
+        default=50, description="Smaller windows are reported too small, never drift."
+    )
     cooldown_minutes: float = Field(default=60.0, description="Least time between two retraining requests.")
     monitored_features: list[str] | None = Field(default=None, description="Features to test; None: all.")
     retrain_mode: Literal["retrain", "fine_tune"] = Field(

@@ -50,17 +50,17 @@ def build_production_window_sensor(job_name: str) -> dg.SensorDefinition:
                 )
             )
         known = set(context.instance.get_dynamic_partitions(PRODUCTION_WINDOWS))
+        new = [name for name in changed if name not in known]
         return dg.SensorResult(
             run_requests=[
                 dg.RunRequest(run_key=f"window-{name}-{current[name]}", partition_key=name)
                 for name in changed
             ],
             dynamic_partitions_requests=[
-                dg.AddDynamicPartitionsRequest(
-                    partitions_def_name=PRODUCTION_WINDOWS,
-                    partition_keys=[n for n in changed if n not in known],
-                )
-            ],
+                dg.AddDynamicPartitionsRequest(partitions_def_name=PRODUCTION_WINDOWS, partition_keys=new)
+            ]
+            if new
+            else None,
             cursor=json.dumps(current, sort_keys=True),
         )
 
@@ -86,9 +86,8 @@ def build_drift_sensor(job_name: str) -> dg.SensorDefinition:
             ascending=True,
         ).records
         if not records:
-            return dg.SensorResult(
-                skip_reason=dg.SkipReason(f"no new drift profiles since storage id {cursor.get('after')}")
-            )
+            since = f"since storage id {cursor['after']}" if cursor.get("after") else "yet"
+            return dg.SensorResult(skip_reason=dg.SkipReason(f"no new drift profiles {since}"))
         policy = drift_policy.policy()
         last = cursor.get("last_triggered_at")
         last_triggered = datetime.fromisoformat(last) if last else None

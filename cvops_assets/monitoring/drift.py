@@ -149,10 +149,11 @@ def drift_profile(
         num_images=len(pixels),
         model_export=reference_profile.model_export,
     )
-    atomic_write_text(
-        latest_drift_path(artifacts.root),
-        json.dumps({"window": production_images.window, "drift_score": assessment.score}),
-    )
+    if assessment.status != "too_small":
+        atomic_write_text(
+            latest_drift_path(artifacts.root),
+            json.dumps({"window": production_images.window, "drift_score": assessment.score}),
+        )
     context.log.info(f"window {production_images.window}: {assessment.status}, score {assessment.score:.3f}")
     return dg.MaterializeResult(
         value=ref,

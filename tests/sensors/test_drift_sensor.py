@@ -155,7 +155,7 @@ def test_real_drift_profiles_skip_below_the_threshold_and_request_one_retrain_ab
 ) -> None:
     monitoring.materialize_reference()
     empty = monitoring.tick(None)
-    assert empty.skip_message == "no new drift profiles since storage id None"
+    assert empty.skip_message == "no new drift profiles yet"
     assert empty.run_requests == []
 
     clean, _ = generate_arrays(WINDOW_IMAGES, size=IMAGE_SIZE, seed=7)

@@ -35,7 +35,7 @@ def _call(instance: dg.DagsterInstance, landing: LandingResource, cursor: str | 
 
 
 def _added_keys(result: Any) -> list[str]:
-    return [key for request in result.dynamic_partitions_requests for key in request.partition_keys]
+    return [key for request in result.dynamic_partitions_requests or [] for key in request.partition_keys]
 
 
 def test_a_new_window_adds_a_partition_and_requests_its_profile(tmp_path: Path) -> None:
