@@ -12,7 +12,7 @@ import dagster as dg
 import numpy as np
 import onnx
 import pytest
-import torch
+from explicit_roots import explicit_resources, one_torch_thread
 from PIL import Image
 
 from cvops.datagen import write_dataset
@@ -25,14 +25,9 @@ from cvops.model.inference import predict_proba
 from cvops.model.store import ModelRef, load_model, preprocessing_of
 from cvops.refs import ExportRef, LabelsRef
 from cvops_assets.constants import CHAMPION_EXPORT_ALIAS, EDGE_EXPORT, LABELS, LIFECYCLE_JOB, TRAINED_MODEL
-from cvops_assets.definitions import build_definitions, build_resources
+from cvops_assets.definitions import build_definitions
 from cvops_assets.deployment.edge_export import ONNX_PARITY, OPENVINO_PARITY, TRITON_MODEL_NAME
-from resources.artifact_resource import ArtifactStoreResource
 from resources.artifact_store import LocalArtifactStore
-from resources.io_manager import JsonRefIOManager
-from resources.labelling import LabellingResource
-from resources.landing import LandingResource
-from resources.version_store import LocalVersionStoreResource
 
 NUM_IMAGES = 480
 IMAGE_SIZE = 32
@@ -82,38 +77,22 @@ def export_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExportRun]:
     """A lifecycle run with every store under an explicit root (the per-test CVOPS_HOME comes later)."""
     root = tmp_path_factory.mktemp("export")
     write_dataset(root / "landing", NUM_IMAGES, layout="imagefolder", size=IMAGE_SIZE, seed=0)
-    resources = build_resources(
-        io_manager=JsonRefIOManager(base_dir=str(root / "refs")),
-        version_store=LocalVersionStoreResource(root=str(root / "versions")),
-        artifact_store=ArtifactStoreResource(root=str(root / "artifacts")),
-        landing=LandingResource(
-            landing_dir=str(root / "landing"),
-            production_dir=str(root / "production"),
-            ingest_dir=str(root / "ingest"),
-        ),
-        labelling=LabellingResource(labelling_dir=str(root / "labelling")),
-    )
-    threads = torch.get_num_threads()
-    # One intra-op thread: on shared CI cores, oversubscribed torch threads make training many times slower.
-    torch.set_num_threads(1)
-    try:
-        with dg.instance_for_test() as instance:
-            result = (
-                build_definitions(resources)
-                .resolve_job_def(LIFECYCLE_JOB)
-                .execute_in_process(
-                    instance=instance,
-                    run_config={
-                        "ops": {
-                            TRAINED_MODEL: {"config": MODEL_CONFIG},
-                            EDGE_EXPORT: {"config": {"latency_repeats": 2}},
-                        }
-                    },
-                )
+    resources = explicit_resources(root)
+    with one_torch_thread(), dg.instance_for_test() as instance:
+        result = (
+            build_definitions(resources)
+            .resolve_job_def(LIFECYCLE_JOB)
+            .execute_in_process(
+                instance=instance,
+                run_config={
+                    "ops": {
+                        TRAINED_MODEL: {"config": MODEL_CONFIG},
+                        EDGE_EXPORT: {"config": {"latency_repeats": 2}},
+                    }
+                },
             )
-            yield ExportRun(resources, result, root / "refs")
-    finally:
-        torch.set_num_threads(threads)
+        )
+        yield ExportRun(resources, result, root / "refs")
 
 
 def test_onnx_parity_gate_passed_within_tolerance(export_run: ExportRun) -> None:

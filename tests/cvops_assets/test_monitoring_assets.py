@@ -11,7 +11,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
-import torch
+from explicit_roots import explicit_resources, one_torch_thread
 
 from cvops.datagen import DEMO_DRIFT, apply_corruption, encode_png, generate_arrays, write_dataset
 from cvops.drift.policy import (
@@ -36,14 +36,9 @@ from cvops_assets.constants import (
     REFERENCE_PROFILE,
     TRAINED_MODEL,
 )
-from cvops_assets.definitions import build_definitions, build_resources
-from resources.artifact_resource import ArtifactStoreResource
+from cvops_assets.definitions import build_definitions
 from resources.artifact_store import LocalArtifactStore
 from resources.drift_policy import DriftPolicyResource
-from resources.io_manager import JsonRefIOManager
-from resources.labelling import LabellingResource
-from resources.landing import LandingResource
-from resources.version_store import LocalVersionStoreResource
 
 NUM_IMAGES = 480
 IMAGE_SIZE = 32
@@ -89,16 +84,8 @@ def monitoring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitoring]
     unreadable file) and a small production window, each generated with a seed the training data never used."""
     root = tmp_path_factory.mktemp("monitoring")
     write_dataset(root / "landing", NUM_IMAGES, layout="imagefolder", size=IMAGE_SIZE, seed=0)
-    resources = build_resources(
-        io_manager=JsonRefIOManager(base_dir=str(root / "refs")),
-        version_store=LocalVersionStoreResource(root=str(root / "versions")),
-        artifact_store=ArtifactStoreResource(root=str(root / "artifacts")),
-        landing=LandingResource(
-            landing_dir=str(root / "landing"),
-            production_dir=str(root / "production"),
-            ingest_dir=str(root / "ingest"),
-        ),
-        labelling=LabellingResource(labelling_dir=str(root / "labelling")),
+    resources = explicit_resources(
+        root,
         drift_policy=DriftPolicyResource(min_window_size=MIN_WINDOW_SIZE, score_threshold=SCORE_THRESHOLD),
     )
     clean, _ = generate_arrays(WINDOW_IMAGES, size=IMAGE_SIZE, seed=11)
@@ -111,38 +98,30 @@ def monitoring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitoring]
     _write_window(root / "production" / "small", clean[:SMALL_WINDOW_IMAGES])
     definitions = build_definitions(resources)
     artifacts = resources["artifact_store"].store()
-    threads = torch.get_num_threads()
-    # One intra-op thread: on shared CI cores, oversubscribed torch threads make training many times slower.
-    torch.set_num_threads(1)
-    try:
-        with dg.instance_for_test() as instance:
-            lifecycle = definitions.resolve_job_def(LIFECYCLE_JOB).execute_in_process(
-                instance=instance,
-                run_config={
-                    "ops": {
-                        TRAINED_MODEL: {
-                            "config": {"image_size": IMAGE_SIZE, "batch_size": 32, "epochs": 8, "width": 8}
-                        },
-                        EDGE_EXPORT: {"config": {"latency_repeats": 2}},
-                    }
-                },
+    with one_torch_thread(), dg.instance_for_test() as instance:
+        lifecycle = definitions.resolve_job_def(LIFECYCLE_JOB).execute_in_process(
+            instance=instance,
+            run_config={
+                "ops": {
+                    TRAINED_MODEL: {
+                        "config": {"image_size": IMAGE_SIZE, "batch_size": 32, "epochs": 8, "width": 8}
+                    },
+                    EDGE_EXPORT: {"config": {"latency_repeats": 2}},
+                }
+            },
+        )
+        (reference_event,) = [
+            e for e in lifecycle.get_asset_materialization_events() if e.asset_key.path == [REFERENCE_PROFILE]
+        ]
+        instance.add_dynamic_partitions(PRODUCTION_WINDOWS, list(WINDOWS))
+        runs = {}
+        for window in WINDOWS:
+            result = definitions.resolve_job_def(DRIFT_JOB).execute_in_process(
+                instance=instance, partition_key=window
             )
-            (reference_event,) = [
-                e
-                for e in lifecycle.get_asset_materialization_events()
-                if e.asset_key.path == [REFERENCE_PROFILE]
-            ]
-            instance.add_dynamic_partitions(PRODUCTION_WINDOWS, list(WINDOWS))
-            runs = {}
-            for window in WINDOWS:
-                result = definitions.resolve_job_def(DRIFT_JOB).execute_in_process(
-                    instance=instance, partition_key=window
-                )
-                runs[window] = WindowRun(result, json.loads(latest_drift_path(artifacts.root).read_text()))
-            reference = {key: value.value for key, value in reference_event.materialization.metadata.items()}
-            yield Monitoring(root, artifacts, reference, runs)
-    finally:
-        torch.set_num_threads(threads)
+            runs[window] = WindowRun(result, json.loads(latest_drift_path(artifacts.root).read_text()))
+        reference = {key: value.value for key, value in reference_event.materialization.metadata.items()}
+        yield Monitoring(root, artifacts, reference, runs)
 
 
 def test_reference_profile_covers_the_held_out_splits(monitoring: Monitoring) -> None:

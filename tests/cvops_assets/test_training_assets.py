@@ -11,7 +11,7 @@ from typing import Any
 
 import dagster as dg
 import pytest
-import torch
+from explicit_roots import explicit_resources, one_torch_thread
 
 from cvops.datagen import write_dataset
 from cvops.evaluation.blessing import champion_history, current_champion
@@ -27,14 +27,9 @@ from cvops_assets.constants import (
     TRAINED_MODEL,
     VALIDATION_REPORT,
 )
-from cvops_assets.definitions import all_assets, build_definitions, build_resources
+from cvops_assets.definitions import all_assets, build_definitions
 from cvops_assets.training.model import MODEL_BLESSED, TRAINING_CODE_VERSION
-from resources.artifact_resource import ArtifactStoreResource
 from resources.artifact_store import LocalArtifactStore
-from resources.io_manager import JsonRefIOManager
-from resources.labelling import LabellingResource
-from resources.landing import LandingResource
-from resources.version_store import LocalVersionStoreResource
 
 NUM_IMAGES = 480
 IMAGE_SIZE = 32
@@ -80,21 +75,6 @@ class Lifecycle:
         )
 
 
-def explicit_resources(root: Path) -> dict[str, Any]:
-    """Every store under `root`: the per-test CVOPS_HOME does not exist yet when a module fixture runs."""
-    return build_resources(
-        io_manager=JsonRefIOManager(base_dir=str(root / "refs")),
-        version_store=LocalVersionStoreResource(root=str(root / "versions")),
-        artifact_store=ArtifactStoreResource(root=str(root / "artifacts")),
-        landing=LandingResource(
-            landing_dir=str(root / "landing"),
-            production_dir=str(root / "production"),
-            ingest_dir=str(root / "ingest"),
-        ),
-        labelling=LabellingResource(labelling_dir=str(root / "labelling")),
-    )
-
-
 def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, Any]:
     (event,) = [e for e in result.get_asset_materialization_events() if e.asset_key.path == [asset]]
     return {key: value.value for key, value in event.materialization.metadata.items()}
@@ -114,33 +94,27 @@ def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lifecycle]:
     root = tmp_path_factory.mktemp("lifecycle")
     write_dataset(root / "landing", NUM_IMAGES, layout="imagefolder", size=IMAGE_SIZE, seed=0)
     resources = explicit_resources(root)
-    threads = torch.get_num_threads()
-    # One intra-op thread: on shared CI cores, oversubscribed torch threads make training many times slower.
-    torch.set_num_threads(1)
-    try:
-        with dg.instance_for_test() as instance:
-            result = (
-                build_definitions(resources)
-                .resolve_job_def(LIFECYCLE_JOB)
-                .execute_in_process(
-                    instance=instance,
-                    run_config={
-                        "ops": {
-                            TRAINED_MODEL: {"config": FIRST_MODEL},
-                            VALIDATION_REPORT: {"config": {"accuracy_floor": ACCURACY_FLOOR}},
-                            EDGE_EXPORT: {"config": {"latency_repeats": 2}},
-                        }
-                    },
-                )
+    with one_torch_thread(), dg.instance_for_test() as instance:
+        result = (
+            build_definitions(resources)
+            .resolve_job_def(LIFECYCLE_JOB)
+            .execute_in_process(
+                instance=instance,
+                run_config={
+                    "ops": {
+                        TRAINED_MODEL: {"config": FIRST_MODEL},
+                        VALIDATION_REPORT: {"config": {"accuracy_floor": ACCURACY_FLOOR}},
+                        EDGE_EXPORT: {"config": {"latency_repeats": 2}},
+                    }
+                },
             )
-            artifacts = resources["artifact_store"].store()
-            refs = {
-                asset: (root / "refs" / asset / "latest.json").read_text()
-                for asset in (DATASET_SNAPSHOT, LABELS, TRAINED_MODEL, VALIDATION_REPORT)
-            }
-            yield Lifecycle(instance, resources, result, root / "refs", refs, _safetensors(artifacts))
-    finally:
-        torch.set_num_threads(threads)
+        )
+        artifacts = resources["artifact_store"].store()
+        refs = {
+            asset: (root / "refs" / asset / "latest.json").read_text()
+            for asset in (DATASET_SNAPSHOT, LABELS, TRAINED_MODEL, VALIDATION_REPORT)
+        }
+        yield Lifecycle(instance, resources, result, root / "refs", refs, _safetensors(artifacts))
 
 
 def test_trained_model_names_the_exact_data_commit_and_labels_version(lifecycle: Lifecycle) -> None:
