@@ -173,7 +173,7 @@ def main() -> None:
     decision = int8_gate(fp32_acc, int8_acc, MAX_DROP)
 
     runners = {
-        RUNTIME_TORCH: torch_runner(model, args.threads),
+        RUNTIME_TORCH: torch_runner(model),
         RUNTIME_ORT_FP32: ort_runner(export.path, args.threads),
         RUNTIME_ORT_INT8: ort_runner(int8, args.threads),
     }

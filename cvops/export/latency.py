@@ -1,12 +1,13 @@
 """Latency and throughput of one model in several runtimes, measured the same way for each.
 
 Each measurement: `warmup` untimed calls, then `repeats` timed calls on the same batch; p50/p90 of those.
-Threads are pinned per runtime (`torch.set_num_threads`, ORT `intra_op_num_threads`, OpenVINO
+Threads are pinned per runtime (`torch_threads`, ORT `intra_op_num_threads`, OpenVINO
 `INFERENCE_NUM_THREADS`) so the runtimes compete on equal terms.
 """
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,11 +67,22 @@ def measure(
     )
 
 
-def torch_runner(model: "torch.nn.Module", threads: int) -> Runner:
-    """Eager PyTorch on CPU in inference mode. Sets the process-wide torch thread count to `threads`."""
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Pin torch's process-wide intra-op thread count while measuring, then restore it."""
     import torch
 
+    previous = torch.get_num_threads()
     torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def torch_runner(model: "torch.nn.Module") -> Runner:
+    """Eager PyTorch on CPU in inference mode, on the thread count pinned by `torch_threads`."""
+    import torch
 
     def run(pixels: np.ndarray) -> object:
         with torch.inference_mode():

@@ -92,28 +92,29 @@ def edge_export(
         int8_decision = int8_gate(
             fp32_accuracy, onnx_accuracy(int8_path, test_pixels, test_labels), config.int8_max_accuracy_drop
         )
-        runners = {
-            latency.RUNTIME_TORCH: latency.torch_runner(model, config.latency_threads),
-            latency.RUNTIME_ORT_FP32: latency.ort_runner(onnx_file.path, config.latency_threads),
-            latency.RUNTIME_ORT_INT8: latency.ort_runner(int8_path, config.latency_threads),
-        }
-        manifest = onnx_file.manifest.with_file(int8_path, "onnx_int8", work)
-        openvino_reason = openvino_export.openvino_unavailable_reason()
-        openvino_parity = None
-        if openvino_reason is None:
-            ir = openvino_export.export_openvino(onnx_file.path, work / "openvino")
-            openvino_parity = openvino_export.check_openvino_parity(
-                model, ir.xml_path, test_pixels, tolerance=config.parity_tolerance
+        with latency.torch_threads(config.latency_threads):
+            runners = {
+                latency.RUNTIME_TORCH: latency.torch_runner(model),
+                latency.RUNTIME_ORT_FP32: latency.ort_runner(onnx_file.path, config.latency_threads),
+                latency.RUNTIME_ORT_INT8: latency.ort_runner(int8_path, config.latency_threads),
+            }
+            manifest = onnx_file.manifest.with_file(int8_path, "onnx_int8", work)
+            openvino_reason = openvino_export.openvino_unavailable_reason()
+            openvino_parity = None
+            if openvino_reason is None:
+                ir = openvino_export.export_openvino(onnx_file.path, work / "openvino")
+                openvino_parity = openvino_export.check_openvino_parity(
+                    model, ir.xml_path, test_pixels, tolerance=config.parity_tolerance
+                )
+                runners[latency.RUNTIME_OPENVINO] = openvino_export.openvino_runner(
+                    ir.xml_path, config.latency_threads
+                )
+                manifest = manifest.with_file(ir.xml_path, "openvino_xml", work).with_file(
+                    ir.bin_path, "openvino_bin", work
+                )
+            rows = latency.benchmark_runtimes(
+                runners, preprocessing.image_size, config.latency_threads, repeats=config.latency_repeats
             )
-            runners[latency.RUNTIME_OPENVINO] = openvino_export.openvino_runner(
-                ir.xml_path, config.latency_threads
-            )
-            manifest = manifest.with_file(ir.xml_path, "openvino_xml", work).with_file(
-                ir.bin_path, "openvino_bin", work
-            )
-        rows = latency.benchmark_runtimes(
-            runners, preprocessing.image_size, config.latency_threads, repeats=config.latency_repeats
-        )
         triton = write_triton_repository(onnx_file.path, work / "triton", TRITON_MODEL_NAME)
         manifest = manifest.with_file(triton.config_path, "triton_config", work)
         card = render_model_card(

@@ -323,9 +323,16 @@ def _pause_callback(marker: Path, epoch: int, batch: int):
 
 
 def train_once(checkpoint_dir: Path, pause_marker: Path | None = None, pause_epoch: int = 1):
-    """`train` on the tiny arrays into `checkpoint_dir`; with `pause_marker`, stop mid-epoch `pause_epoch`."""
+    """`train` on the tiny arrays into `checkpoint_dir`; with `pause_marker`, stop mid-epoch `pause_epoch`.
+
+    One torch thread in every process: float reductions, and so bit-identical weights, depend on the thread
+    count, and the killed child and the resuming parent must compute alike.
+    """
+    import torch
+
     from cvops.model.training import train
 
+    torch.set_num_threads(1)
     callbacks = [_pause_callback(pause_marker, pause_epoch, 3)] if pause_marker else []
     return train(tiny_train_config(), tiny_splits(), CLASSES, checkpoint_dir, LINEAGE, callbacks=callbacks)
 

@@ -31,7 +31,7 @@ def rows(
 ) -> list[LatencyRow]:
     int8 = quantize_int8(fp32_export.path, trained.train.pixels, tmp_path_factory.mktemp("int8") / "m.onnx")
     runners = {
-        RUNTIME_TORCH: torch_runner(trained.model, threads=1),
+        RUNTIME_TORCH: torch_runner(trained.model),
         RUNTIME_ORT_FP32: ort_runner(fp32_export.path, threads=1),
         RUNTIME_ORT_INT8: ort_runner(int8, threads=1),
     }
