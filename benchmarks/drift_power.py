@@ -23,7 +23,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from cvops.datagen import CLASSES, Corruption, apply_corruption, generate_arrays
+from cvops.datagen import CLASSES, DEMO_DRIFT, Corruption, apply_corruption, generate_arrays
 from cvops.drift.features import PredictProba, image_features
 from cvops.drift.policy import DriftPolicy
 from cvops.drift.reference import build_reference
@@ -33,10 +33,21 @@ SIZE = 64
 REFERENCE_IMAGES = 1_000
 POOL_IMAGES = 3_000
 WINDOW_SIZES = (50, 200, 1_000)
-SEVERITY = 0.5  # the severity of every corruption in cvops.datagen.DEMO_DRIFT
+DEMO_SEVERITY = {corruption.kind: corruption.severity for corruption in DEMO_DRIFT}
+OTHER_SEVERITY = 0.5  # kinds the demo drift does not use
 MILD_SEVERITIES = (0.1, 0.25)  # power curve below the demo severity, at 200 images
 CLEAN_TRIALS_FACTOR = 4  # false alarms are rare events: estimate them on more windows
 CORRUPTIONS = ("blur", "brightness", "noise", "rotation", "color_cast")
+
+
+def severity_of(kind: str) -> float:
+    return DEMO_SEVERITY.get(kind, OTHER_SEVERITY)
+
+
+def severities() -> dict[str, float]:
+    return {kind: severity_of(kind) for kind in CORRUPTIONS}
+
+
 SKEWED_BALANCE = {CLASSES[0]: 0.7, **{name: 0.1 for name in CLASSES[1:]}}
 
 
@@ -75,7 +86,7 @@ def feature_pools() -> tuple[
     clean, _ = generate_arrays(POOL_IMAGES, size=SIZE, seed=2)
     pools = {"clean": image_features(clean)}
     for kind in CORRUPTIONS:
-        pools[kind] = image_features(apply_corruption(clean, Corruption(kind, SEVERITY), seed=3))
+        pools[kind] = image_features(apply_corruption(clean, Corruption(kind, severity_of(kind)), seed=3))
     skewed, _ = generate_arrays(POOL_IMAGES, size=SIZE, seed=4, balance=SKEWED_BALANCE)
     pools["class_prior"] = image_features(skewed)
     mild = {
@@ -131,13 +142,13 @@ def main() -> None:
     elapsed = time.perf_counter() - started
     print(f"policy: {policy}")
     print(
-        f"alarm rate at severity {SEVERITY}; {args.trials} trials per cell ({args.trials * CLEAN_TRIALS_FACTOR} for clean = false alarms)"
+        f"alarm rate at the demo severity {severities()}; {args.trials} trials per cell ({args.trials * CLEAN_TRIALS_FACTOR} for clean = false alarms)"
     )
     print(f"{'case':<12}" + "".join(f"{f'n={size}':>9}" for size in WINDOW_SIZES))
     for name, by_size in rates.items():
         print(f"{name:<12}" + "".join(f"{by_size[size]:>9.2f}" for size in WINDOW_SIZES))
     print(f"\ndetection at n=200 by severity ({args.trials} trials)")
-    print(f"{'kind':<12}" + "".join(f"{f's={s}':>9}" for s in (*MILD_SEVERITIES, SEVERITY)))
+    print(f"{'kind':<12}" + "".join(f"{f's={s}':>9}" for s in MILD_SEVERITIES) + f"{'demo':>9}")
     for kind in CORRUPTIONS:
         row = [mild_rates[f"{kind}@{s}"] for s in MILD_SEVERITIES] + [rates[kind][200]]
         print(f"{kind:<12}" + "".join(f"{rate:>9.2f}" for rate in row))
@@ -156,12 +167,12 @@ def main() -> None:
         },
         "detection_at_200_by_severity": {
             kind: {str(s): mild_rates[f"{kind}@{s}"] for s in MILD_SEVERITIES}
-            | {str(SEVERITY): rates[kind][200]}
+            | {str(severity_of(kind)): rates[kind][200]}
             for kind in CORRUPTIONS
         },
         "trials": args.trials,
         "false_alarm_trials_per_window_size": args.trials * CLEAN_TRIALS_FACTOR,
-        "severity": SEVERITY,
+        "severity": severities(),
         "model_outputs_included": False,
         "with_model_outputs": {
             "false_alarm_rate": max(model_rates["clean"].values()),

@@ -53,10 +53,10 @@ class Corruption:
             ) from error
 
 
-# Demo drift: a softer focus and a dimmer light. Together they take the small classifier trained on clean
-# 32 px data from ~0.98 to ~0.45 accuracy (tests/cvops/datagen/test_learnability.py), yet thin defects stay
-# visible, so a model retrained on labelled drifted images can recover.
-DEMO_DRIFT: tuple[Corruption, ...] = (Corruption("blur", 0.5), Corruption("brightness", 0.5))
+# Demo drift: a softer focus and a much dimmer light. They take the default classifier trained on clean data
+# from ~0.99 to ~0.6 accuracy, yet thin defects stay visible: retrained on 2,000 clean plus 1,000 labelled
+# drifted images it reaches ~0.99 on drifted images again. At blur 0.5 the same retraining stops near 0.86.
+DEMO_DRIFT: tuple[Corruption, ...] = (Corruption("blur", 0.25), Corruption("brightness", 0.6))
 
 
 def apply_corruption(images: np.ndarray, corruption: Corruption, *, seed: int = 0) -> np.ndarray:

@@ -47,7 +47,7 @@ class TrainConfig:
     """Everything that determines a training run. Defaults reach >= 0.95 test accuracy on the clean demo data."""
 
     seed: int = 0
-    epochs: int = 8
+    epochs: int = 16
     batch_size: int = 64
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4

@@ -20,7 +20,7 @@ MODEL_BLESSED = "model_blessed"
 
 class TrainedModelConfig(dg.Config):
     seed: int = Field(default=0, description="Seeds weights, shuffling and augmentation.")
-    epochs: int = Field(default=8, description="Upper bound; early stopping on val_loss may stop sooner.")
+    epochs: int = Field(default=16, description="Upper bound; early stopping on val_loss may stop sooner.")
     batch_size: int = 64
     learning_rate: float = 3e-3
     width: int = Field(default=16, description="Channels of the first conv block (doubling per block).")
