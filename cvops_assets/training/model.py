@@ -20,7 +20,7 @@ MODEL_BLESSED = "model_blessed"
 
 class TrainedModelConfig(dg.Config):
     seed: int = Field(default=0, description="Seeds weights, shuffling and augmentation.")
-    epochs: int = Field(default=16, description="Upper bound; early stopping on val_loss may stop sooner.")
+    epochs: int = Field(default=30, description="Upper bound; early stopping on val_loss may stop sooner.")
     batch_size: int = 64
     learning_rate: float = 3e-3
     width: int = Field(default=16, description="Channels of the first conv block (doubling per block).")
@@ -29,7 +29,7 @@ class TrainedModelConfig(dg.Config):
     augment: bool = Field(
         default=True, description="Flips, small rotations, brightness/contrast jitter, noise."
     )
-    early_stopping_patience: int = 3
+    early_stopping_patience: int = 5
     strategy: Literal["auto", "ddp"] = Field(
         default="auto", description="'ddp' trains on `devices` processes."
     )
