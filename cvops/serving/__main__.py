@@ -74,6 +74,12 @@ def parse_config(argv: Sequence[str] | None = None) -> ServingConfig:
     )
     parser.add_argument("--window", choices=("hour", "day"), default=_env("window", "hour"))
     parser.add_argument(
+        "--log-mode",
+        choices=("images", "features"),
+        default=_env("log_mode", "images"),
+        help="what production windows keep of a captured image: the image, or only its drift features (privacy)",
+    )
+    parser.add_argument(
         "--max-body-bytes", type=int, default=int(_env("max_body_bytes", str(8 * 1024 * 1024)))
     )
     parser.add_argument("--max-pixels", type=int, default=int(_env("max_pixels", "16000000")))
@@ -93,6 +99,7 @@ def parse_config(argv: Sequence[str] | None = None) -> ServingConfig:
         low_confidence_threshold=args.low_confidence,
         log_sample_rate=args.log_sample_rate,
         window_granularity=args.window,
+        log_mode=args.log_mode,
         max_body_bytes=args.max_body_bytes,
         max_pixels=args.max_pixels,
         max_files=args.max_files,

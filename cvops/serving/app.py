@@ -90,7 +90,7 @@ class InferenceService:
         self.stats = ShadowStatsStore(config.stats_path)
         self.recorder = TrafficRecorder(
             metrics=self.metrics,
-            writer=WindowWriter(config.production_root),
+            writer=WindowWriter(config.production_root, config.log_mode),
             stats=self.stats,
             granularity=config.window_granularity,
             low_confidence_threshold=config.low_confidence_threshold,
@@ -209,6 +209,7 @@ class InferenceService:
             },
             "shadow": self.config.shadow,
             "canary_fraction": self.config.canary_fraction,
+            "log_mode": self.config.log_mode,
         }
 
 

@@ -3,6 +3,11 @@
 Production windows: `<production_root>/<window>/<request_id>-<index>.png` (the decoded image as RGB PNG) and a
 JSON sidecar with the same stem, written after the PNG (each atomically), so a sidecar always has its image.
 The `production_images` asset reads these folders; sidecars tagged `review` form the next labelling batch.
+
+Log mode `features` (privacy): no pixels are written at all, for sampled and review captures alike. The sidecar
+alone is written, with `"pixels_stored": false` and `"features"`: the drift image features
+(`cvops.drift.features.image_features`) of the decoded uint8 RGB pixels, exactly what drift monitoring would
+compute from the PNG in `images` mode.
 """
 
 import io
@@ -14,10 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
+from cvops.drift.features import image_features
 from cvops.io_utils import atomic_write_bytes, atomic_write_text, sha256_bytes
-from cvops.serving.config import WINDOW_FORMATS
+from cvops.serving.config import WINDOW_FORMATS, LogMode
 
 REVIEW_TAG = "review"
 REASON_DISAGREEMENT = "disagreement"
@@ -31,22 +38,43 @@ def window_of(moment: datetime, granularity: str) -> str:
 
 
 class WindowWriter:
-    """Saves images with their sidecars into `<root>/<window>/`."""
+    """Saves captures with their sidecars into `<root>/<window>/`: image and sidecar (`log_mode="images"`), or
+    the sidecar alone carrying the image's drift features (`log_mode="features"`)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, log_mode: LogMode = "images") -> None:
         self.root = Path(root)
+        self.log_mode = log_mode
 
     def save(self, window: str, stem: str, image: Image.Image, sidecar: dict[str, Any]) -> Path:
-        """Write `<stem>.png` then `<stem>.json` (which gains `image_sha256`); returns the PNG path."""
-        buffer = io.BytesIO()
-        image.convert("RGB").save(buffer, format="PNG")
-        data = buffer.getvalue()
+        """Write the capture of `image`; returns the sidecar path.
+
+        `images`: `<stem>.png` then `<stem>.json` (which gains `image`, `image_sha256`, `pixels_stored: true`).
+        `features`: only `<stem>.json`, which gains `features` and `pixels_stored: false`.
+        """
         folder = self.root / window
-        png_path = folder / f"{stem}.png"
-        atomic_write_bytes(png_path, data)
-        record = {**sidecar, "image": png_path.name, "image_sha256": sha256_bytes(data)}
-        atomic_write_text(folder / f"{stem}.json", json.dumps(record, indent=1, sort_keys=True))
-        return png_path
+        sidecar_path = folder / f"{stem}.json"
+        if self.log_mode == "features":
+            record = {**sidecar, "features": pixel_features(image), "pixels_stored": False}
+        else:
+            buffer = io.BytesIO()
+            image.convert("RGB").save(buffer, format="PNG")
+            data = buffer.getvalue()
+            png_path = folder / f"{stem}.png"
+            atomic_write_bytes(png_path, data)
+            record = {
+                **sidecar,
+                "image": png_path.name,
+                "image_sha256": sha256_bytes(data),
+                "pixels_stored": True,
+            }
+        atomic_write_text(sidecar_path, json.dumps(record, indent=1, sort_keys=True))
+        return sidecar_path
+
+
+def pixel_features(image: Image.Image) -> dict[str, float]:
+    """The drift image features of one image (as uint8 RGB), as a JSON-ready dict in `IMAGE_FEATURES` order."""
+    row = image_features(np.asarray(image.convert("RGB"))[None]).iloc[0]
+    return {name: float(value) for name, value in row.items()}
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ CHALLENGER_EXPORT_ALIAS = "challenger_export"
 LATEST_DRIFT_RELPATH = Path("monitoring") / "latest_drift.json"
 SHADOW_STATS_FILENAME = "shadow_stats.sqlite"
 WINDOW_FORMATS: dict[str, str] = {"hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d"}
+LogMode = Literal["images", "features"]
 
 
 def latest_drift_path(artifact_root: Path) -> Path:
@@ -27,6 +28,7 @@ class ServingConfig(BaseModel, frozen=True):
 
     Models come from the artifact store aliases under `artifact_root`, or from explicit ONNX files
     (`champion_path`, `challenger_path`), which take precedence over the aliases.
+    `log_mode="features"` keeps pixels out of production windows: captures store drift features, not images.
     """
 
     artifact_root: Path | None = None
@@ -43,6 +45,7 @@ class ServingConfig(BaseModel, frozen=True):
     low_confidence_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
     log_sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
     window_granularity: Literal["hour", "day"] = "hour"
+    log_mode: LogMode = "images"
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     max_pixels: int = Field(default=16_000_000, gt=0)
     max_files: int = Field(default=16, gt=0)
