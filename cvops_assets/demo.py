@@ -141,7 +141,7 @@ def run_demo(root: Path, config: DemoConfig, echo: Callable[[str], None] = print
     (paths["landing"] / "ok" / "truncated_upload.png").write_bytes(encode_png(eval_clean[0])[:100])
     (paths["landing"] / "notes.png").write_text("not an image")
     ingest = _run_sensor(defs, instance, NEW_IMAGES_SENSOR, resources, result)
-    run = _execute(defs, instance, INGEST_JOB, {}, tags=ingest[0].tags)
+    run = _execute(defs, instance, INGEST_JOB, {}, tags=_sensor_tags(ingest[0], NEW_IMAGES_SENSOR))
     snapshot = _latest_metadata(instance, "dataset_snapshot")
     raw = _latest_metadata(instance, "raw_images")
     say(
@@ -153,7 +153,14 @@ def run_demo(root: Path, config: DemoConfig, echo: Callable[[str], None] = print
     for window, corrupt, seed in ((CLEAN_WINDOW, False, 11), (DRIFTED_WINDOW, True, 12)):
         _write_window(paths, window, config, corrupt, config.seed + seed)
         for request in _run_sensor(defs, instance, PRODUCTION_WINDOW_SENSOR, resources, result):
-            _execute(defs, instance, DRIFT_JOB, {}, partition_key=request.partition_key, tags=request.tags)
+            _execute(
+                defs,
+                instance,
+                DRIFT_JOB,
+                {},
+                partition_key=request.partition_key,
+                tags=_sensor_tags(request, PRODUCTION_WINDOW_SENSOR),
+            )
         profile = _latest_metadata(instance, DRIFT_PROFILE, partition=window)
         result.drift_scores[window] = round(float(profile["drift_score"]), 4)
         result.drift_status[window] = profile["drift_status"]
@@ -164,7 +171,9 @@ def run_demo(root: Path, config: DemoConfig, echo: Callable[[str], None] = print
         for request in _run_sensor(defs, instance, DRIFT_SENSOR, resources, result):
             say(f"drift_sensor requests {CONTINUOUS_TRAINING_JOB} (run key {request.run_key})")
             run_config = _merge_training_config(request.run_config, config)
-            run = _execute(defs, instance, CONTINUOUS_TRAINING_JOB, run_config, tags=request.tags)
+            run = _execute(
+                defs, instance, CONTINUOUS_TRAINING_JOB, run_config, tags=_sensor_tags(request, DRIFT_SENSOR)
+            )
             result.runs["continuous_training"] = run.run_id
             result.retrains += 1
             result.champion_versions.append(_champion_version(artifacts))
@@ -255,6 +264,12 @@ def _run_sensor(
     if outcome.skip_reason is not None:
         result.sensor_messages.append(f"{name}: {outcome.skip_reason.skip_message}")
     return list(outcome.run_requests or [])
+
+
+def _sensor_tags(request: dg.RunRequest, sensor_name: str) -> dict[str, str]:
+    """The tags the daemon gives a sensor's run: with them, `make dev` on this instance sees these requests as
+    done and does not launch them again."""
+    return {**request.tags, "dagster/run_key": request.run_key, "dagster/sensor_name": sensor_name}
 
 
 def _write_window(paths: dict[str, Path], window: str, config: DemoConfig, corrupt: bool, seed: int) -> None:
