@@ -2,6 +2,7 @@
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 
@@ -38,10 +39,7 @@ def build_production_window_sensor(job_name: str) -> dg.SensorDefinition:
     ) -> dg.SensorResult:
         seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
         root = landing.production_root()
-        current = {
-            name: sha256_bytes("\n".join(window_files(root / name)).encode())[:16]
-            for name in window_names(root)
-        }
+        current = {name: _window_fingerprint(root / name) for name in window_names(root)}
         changed = sorted(name for name, digest in current.items() if seen.get(name) != digest)
         if not changed:
             return dg.SensorResult(
@@ -65,6 +63,15 @@ def build_production_window_sensor(job_name: str) -> dg.SensorDefinition:
         )
 
     return production_window_sensor
+
+
+def _window_fingerprint(folder: Path) -> str:
+    """Changes when a window's files are added, removed or rewritten (name, size, mtime)."""
+    listing = []
+    for name in window_files(folder):
+        stat = (folder / name).stat()
+        listing.append(f"{name}\t{stat.st_size}\t{stat.st_mtime_ns}")
+    return sha256_bytes("\n".join(listing).encode())[:16]
 
 
 def build_drift_sensor(job_name: str) -> dg.SensorDefinition:

@@ -25,8 +25,10 @@ def _write_frames(folder: Path, count: int, seed: int) -> None:
 
 
 def _digest(folder: Path) -> str:
-    """What the sensor fingerprints: the sorted file listing of the window."""
-    return sha256_bytes("\n".join(sorted(path.name for path in folder.iterdir())).encode())[:16]
+    """What the sensor fingerprints: name, size and mtime of every file of the window, sorted by name."""
+    files = sorted(folder.iterdir())
+    listing = [f"{path.name}\t{path.stat().st_size}\t{path.stat().st_mtime_ns}" for path in files]
+    return sha256_bytes("\n".join(listing).encode())[:16]
 
 
 def _call(instance: dg.DagsterInstance, landing: LandingResource, cursor: str | None) -> dg.SensorResult:
@@ -108,3 +110,16 @@ def test_only_the_new_window_is_requested_beside_an_unchanged_one(tmp_path: Path
             "w1": _digest(production / "w1"),
             "w2": _digest(production / "w2"),
         }
+
+
+def test_a_rewritten_frame_with_the_same_name_changes_the_run_key(tmp_path: Path) -> None:
+    production = tmp_path / "production"
+    landing = LandingResource(production_dir=str(production))
+    window = production / "line-b"
+    _write_frames(window, 3, seed=0)
+    with dg.instance_for_test() as instance:
+        first = _call(instance, landing, None)
+        frame = sorted(window.iterdir())[0]
+        frame.write_bytes(frame.read_bytes() + b"\x00")
+        (request,) = _call(instance, landing, first.cursor).run_requests
+        assert request.run_key == f"window-line-b-{_digest(window)}" != first.run_requests[0].run_key
