@@ -1,14 +1,20 @@
 """Image identity inside a dataset: keys and stored paths."""
 
-from pathlib import PurePosixPath
-
 IMAGES_PREFIX = "images/"
 STORED_SUFFIX = ".png"
 
 
 def image_key(relpath: str) -> str:
-    """The dataset key of a landing file: its relative POSIX path without suffix (`ok/img_0001`)."""
-    return str(PurePosixPath(relpath).with_suffix(""))
+    """The dataset key of a landing file: its relative POSIX path without suffix (`ok/img_0001`).
+
+    String operations with `PurePosixPath.suffix`'s rule (the last dot, not leading, not trailing): a scan keys
+    every landing file, and pathlib's parsing dominated incremental scans of large folders.
+    """
+    folder, slash, name = relpath.rpartition("/")
+    dot = name.rfind(".")
+    if 0 < dot < len(name) - 1:
+        name = name[:dot]
+    return folder + slash + name
 
 
 def stored_path(key: str) -> str:
