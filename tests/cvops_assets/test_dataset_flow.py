@@ -72,3 +72,23 @@ def test_failed_audit_leaves_main_untouched(resources: dict[str, Any]) -> None:
     assert store.resolve("main") == main_before
     assert store.branch_exists(branch)
     assert [e.asset_key.path for e in result.get_asset_materialization_events()] == [["dataset_snapshot"]]
+
+
+def test_failing_label_gate_stops_training(resources: dict[str, Any]) -> None:
+    """A blocking Great Expectations gate on labels keeps trained_model from running, and says which rows failed."""
+    from cvops_assets.training.model import trained_model
+
+    result = dg.materialize(
+        [*DATASET_ASSETS, trained_model],
+        resources=resources,
+        run_config={"ops": {"labels": {"config": {"min_images_per_class": 1000}}}},
+        raise_on_error=False,
+    )
+    assert not result.success
+    failed = {e.check_name: e for e in result.get_asset_check_evaluations() if not e.passed}
+    assert set(failed) == {"min_images_per_class"}
+    offending = failed["min_images_per_class"].metadata["offending_rows"].value
+    assert sorted(row["label"] for row in offending) == ["crack", "ok", "scratch", "spot"]
+    materialized = {e.asset_key.path[0] for e in result.get_asset_materialization_events()}
+    assert "labels" in materialized
+    assert "trained_model" not in materialized
