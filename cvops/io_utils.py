@@ -2,7 +2,9 @@
 
 import hashlib
 import os
+import sqlite3
 import tempfile
+import time
 from pathlib import Path
 
 _HASH_CHUNK = 1 << 20
@@ -37,3 +39,20 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def enable_wal(conn: sqlite3.Connection, timeout_s: float) -> None:
+    """Switch `conn`'s database to WAL, retrying while another process holds the lock.
+
+    Changing the journal mode of a new database needs an exclusive lock and SQLite reports SQLITE_BUSY at once,
+    without its busy handler, so two processes opening the same new store at the same moment would fail.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from cvops.errors import IngestStateError
+from cvops.io_utils import enable_wal
 from cvops.paths import cvops_home
 
 Outcome = Literal["ingested", "duplicate", "rejected"]
@@ -68,7 +69,7 @@ class IngestState:
                 f"Cannot open the ingest state {self.path}: {error}; check the folder is writable."
             ) from error
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            enable_wal(conn, timeout_s=30.0)
             conn.execute("PRAGMA synchronous=FULL")
             yield conn
         finally:

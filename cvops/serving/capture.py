@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from cvops.drift.features import image_features
-from cvops.io_utils import atomic_write_bytes, atomic_write_text, sha256_bytes
+from cvops.io_utils import atomic_write_bytes, atomic_write_text, enable_wal, sha256_bytes
 from cvops.serving.config import WINDOW_FORMATS, LogMode
 
 REVIEW_TAG = "review"
@@ -113,7 +113,7 @@ class ShadowStatsStore:
             f"{field.name} {_SQL_TYPES[field.type]} NOT NULL" for field in fields(ShadowComparison)
         )
         with self._lock, self._connection:
-            self._connection.execute("PRAGMA journal_mode=WAL")
+            enable_wal(self._connection, timeout_s=30.0)
             self._connection.execute(f"CREATE TABLE IF NOT EXISTS {SHADOW_TABLE} ({columns})")
 
     def append(self, rows: list[ShadowComparison]) -> None:

@@ -39,7 +39,7 @@ from cvops.errors import (
     TagExistsError,
     VersionStoreError,
 )
-from cvops.io_utils import sha256_bytes
+from cvops.io_utils import enable_wal, sha256_bytes
 from resources.version_store.base import (
     DEFAULT_BRANCH,
     Change,
@@ -145,7 +145,7 @@ class LocalVersionStore:
                 self._db_path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
             )
             conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            enable_wal(conn, _BUSY_TIMEOUT_S)
             # NORMAL in WAL mode never corrupts; after power loss (not a process kill) the newest commit may be lost.
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.executescript(_SCHEMA + _TEMP_SCHEMA)

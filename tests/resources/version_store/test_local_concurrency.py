@@ -1,7 +1,9 @@
 """Two processes writing one local store at once: every commit and merge lands, nothing is lost or torn."""
 
+import multiprocessing
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from cvops.io_utils import sha256_bytes
@@ -57,3 +59,30 @@ def test_two_processes_commit_and_merge_concurrently(tmp_path: Path) -> None:
         (name, n) for name in WRITERS for n in range(ROUNDS)
     ]
     assert all(len(c.parents) == 2 for c in merges)
+
+
+def _open_when_told(root: str, go: str) -> None:
+    while not Path(go).exists():
+        time.sleep(0.001)
+    LocalVersionStore(Path(root)).ensure_repository()
+
+
+def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path: Path) -> None:
+    """Switching a new database to WAL needs an exclusive lock that SQLite does not wait for by itself."""
+    failures = 0
+    for attempt in range(10):
+        go = tmp_path / f"go-{attempt}"
+        processes = [
+            multiprocessing.Process(
+                target=_open_when_told, args=(str(tmp_path / f"store-{attempt}"), str(go))
+            )
+            for _ in range(3)
+        ]
+        for process in processes:
+            process.start()
+        time.sleep(0.2)
+        go.touch()
+        for process in processes:
+            process.join(60)
+        failures += sum(process.exitcode != 0 for process in processes)
+    assert failures == 0
