@@ -5,9 +5,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import torch
 
-from cvops_assets.definitions import build_resources
+from cvops_assets.constants import EDGE_EXPORT, LIFECYCLE_JOB
+from cvops_assets.definitions import build_definitions, build_resources
 from resources.artifact_resource import ArtifactStoreResource
 from resources.io_manager import JsonRefIOManager
 from resources.labelling import LabellingResource
@@ -40,3 +42,12 @@ def one_torch_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+def run_lifecycle(
+    resources: dict[str, Any], instance: dg.DagsterInstance, ops: dict[str, Any]
+) -> dg.ExecuteInProcessResult:
+    """lifecycle_job with a quick latency table; `ops` adds per-asset run config."""
+    run_config = {"ops": {EDGE_EXPORT: {"config": {"latency_repeats": 2}}, **ops}}
+    job = build_definitions(resources).resolve_job_def(LIFECYCLE_JOB)
+    return job.execute_in_process(instance=instance, run_config=run_config)

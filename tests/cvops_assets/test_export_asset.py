@@ -12,7 +12,7 @@ import dagster as dg
 import numpy as np
 import onnx
 import pytest
-from explicit_roots import explicit_resources, one_torch_thread
+from explicit_roots import explicit_resources, one_torch_thread, run_lifecycle
 from PIL import Image
 
 from cvops.datagen import write_dataset
@@ -24,8 +24,7 @@ from cvops.labels.dataset import read_label_table
 from cvops.model.inference import predict_proba
 from cvops.model.store import ModelRef, load_model, preprocessing_of
 from cvops.refs import ExportRef, LabelsRef
-from cvops_assets.constants import CHAMPION_EXPORT_ALIAS, EDGE_EXPORT, LABELS, LIFECYCLE_JOB, TRAINED_MODEL
-from cvops_assets.definitions import build_definitions
+from cvops_assets.constants import CHAMPION_EXPORT_ALIAS, EDGE_EXPORT, LABELS, TRAINED_MODEL
 from cvops_assets.deployment.edge_export import ONNX_PARITY, OPENVINO_PARITY, TRITON_MODEL_NAME
 from resources.artifact_store import LocalArtifactStore
 
@@ -79,19 +78,7 @@ def export_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExportRun]:
     write_dataset(root / "landing", NUM_IMAGES, layout="imagefolder", size=IMAGE_SIZE, seed=0)
     resources = explicit_resources(root)
     with one_torch_thread(), dg.instance_for_test() as instance:
-        result = (
-            build_definitions(resources)
-            .resolve_job_def(LIFECYCLE_JOB)
-            .execute_in_process(
-                instance=instance,
-                run_config={
-                    "ops": {
-                        TRAINED_MODEL: {"config": MODEL_CONFIG},
-                        EDGE_EXPORT: {"config": {"latency_repeats": 2}},
-                    }
-                },
-            )
-        )
+        result = run_lifecycle(resources, instance, {TRAINED_MODEL: {"config": MODEL_CONFIG}})
         yield ExportRun(resources, result, root / "refs")
 
 

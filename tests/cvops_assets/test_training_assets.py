@@ -11,7 +11,7 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from explicit_roots import explicit_resources, one_torch_thread
+from explicit_roots import explicit_resources, one_torch_thread, run_lifecycle
 
 from cvops.datagen import write_dataset
 from cvops.evaluation.blessing import champion_history, current_champion
@@ -23,11 +23,10 @@ from cvops_assets.constants import (
     DATASET_SNAPSHOT,
     EDGE_EXPORT,
     LABELS,
-    LIFECYCLE_JOB,
     TRAINED_MODEL,
     VALIDATION_REPORT,
 )
-from cvops_assets.definitions import all_assets, build_definitions
+from cvops_assets.definitions import all_assets
 from cvops_assets.training.model import MODEL_BLESSED, TRAINING_CODE_VERSION
 from resources.artifact_store import LocalArtifactStore
 
@@ -95,19 +94,13 @@ def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lifecycle]:
     write_dataset(root / "landing", NUM_IMAGES, layout="imagefolder", size=IMAGE_SIZE, seed=0)
     resources = explicit_resources(root)
     with one_torch_thread(), dg.instance_for_test() as instance:
-        result = (
-            build_definitions(resources)
-            .resolve_job_def(LIFECYCLE_JOB)
-            .execute_in_process(
-                instance=instance,
-                run_config={
-                    "ops": {
-                        TRAINED_MODEL: {"config": FIRST_MODEL},
-                        VALIDATION_REPORT: {"config": {"accuracy_floor": ACCURACY_FLOOR}},
-                        EDGE_EXPORT: {"config": {"latency_repeats": 2}},
-                    }
-                },
-            )
+        result = run_lifecycle(
+            resources,
+            instance,
+            {
+                TRAINED_MODEL: {"config": FIRST_MODEL},
+                VALIDATION_REPORT: {"config": {"accuracy_floor": ACCURACY_FLOOR}},
+            },
         )
         artifacts = resources["artifact_store"].store()
         refs = {
