@@ -36,6 +36,3 @@ TRIGGER_SCORE_TAG = "cvops/drift_score"
 
 META_NUM_IMAGES = "num_images"
 META_DATA_COMMIT = "data_commit"
-META_DRIFT_SCORE = "drift_score"
-META_DRIFT_STATUS = "drift_status"
-META_WINDOW_SIZE = "num_images"
