@@ -69,12 +69,14 @@ class ExportRef(BaseModel, frozen=True):
 
 
 class WindowRef(BaseModel, frozen=True):
-    """The images of one production window, as found in its folder."""
+    """The images and feature sidecars (logged without pixels) of one production window, as found in its
+    folder."""
 
     window: str
     folder: str
     files: tuple[str, ...]
     num_flagged_for_review: int
+    feature_files: tuple[str, ...] = ()
 
 
 class ProfileRef(BaseModel, frozen=True):

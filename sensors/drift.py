@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from cvops.drift.policy import DRIFT_SCORE_KEY, DRIFT_STATUS_KEY, SCORE_THRESHOLD_KEY, WINDOW_SIZE_KEY
-from cvops.drift.windows import window_files, window_names
+from cvops.drift.windows import feature_sidecar_files, window_files, window_names
 from cvops.io_utils import sha256_bytes
 from cvops_assets.constants import (
     DRIFT_PROFILE,
@@ -66,9 +66,9 @@ def build_production_window_sensor(job_name: str) -> dg.SensorDefinition:
 
 
 def _window_fingerprint(folder: Path) -> str:
-    """Changes when a window's files are added, removed or rewritten (name, size, mtime)."""
+    """Changes when a window's images or feature sidecars are added, removed or rewritten (name, size, mtime)."""
     listing = []
-    for name in window_files(folder):
+    for name in sorted(window_files(folder) + feature_sidecar_files(folder)):
         stat = (folder / name).stat()
         listing.append(f"{name}\t{stat.st_size}\t{stat.st_mtime_ns}")
     return sha256_bytes("\n".join(listing).encode())[:16]

@@ -49,6 +49,7 @@ from cvops.errors import DriftFeatureError
 
 _MIN_CATEGORY_COUNT = 5
 _POOLED_CATEGORY = "__other__"
+_TEST_COLUMNS = ("feature", "kind", "test", "statistic", "p_value", "hellinger")
 PER_FEATURE_COLUMNS = (
     "feature",
     "kind",
@@ -179,9 +180,15 @@ def assess_drift(reference_df: pd.DataFrame, window_df: pd.DataFrame, policy: Dr
     """Test every monitored feature of `window_df` against `reference_df` and judge the window by `policy`.
 
     Columns in `CATEGORICAL_FEATURES` (or of string dtype) are categorical, all others continuous. Missing
-    values are dropped per feature. Raises DriftFeatureError if a monitored column is missing from either table.
+    values are dropped per feature; a monitored feature without any value in either table is not tested (a
+    window logged as features alone has no model outputs). Raises DriftFeatureError if a monitored column is
+    missing from either table.
     """
-    features = _monitored(reference_df, window_df, policy)
+    features = [
+        name
+        for name in _monitored(reference_df, window_df, policy)
+        if reference_df[name].notna().any() and window_df[name].notna().any()
+    ]
     if len(window_df) < policy.min_window_size:
         return DriftAssessment(
             status="too_small",
@@ -193,7 +200,7 @@ def assess_drift(reference_df: pd.DataFrame, window_df: pd.DataFrame, policy: Dr
             score_threshold=policy.score_threshold,
         )
     rows = [_test_feature(reference_df[name], window_df[name], name, policy.num_bins) for name in features]
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=list(_TEST_COLUMNS))
     table["p_adjusted"] = holm_adjust(table["p_value"].to_numpy())
     thresholds = [policy.thresholds_for(name) for name in table["feature"]]
     table["alpha"] = [alpha for alpha, _ in thresholds]

@@ -25,13 +25,16 @@ class WindowDrift:
 
 def analyse_window(
     reference: DriftReference,
-    pixels: np.ndarray,
+    pixels: np.ndarray | list[np.ndarray],
     policy: DriftPolicy,
     predict_proba: PredictProba | None = None,
+    logged_features: pd.DataFrame | None = None,
 ) -> WindowDrift:
     """Featurize `pixels` like the reference (model outputs too when `predict_proba` and reference classes
-    are given), profile them with whylogs, assess drift under `policy` and plot the most drifted features."""
-    features = reference.window_features(pixels, predict_proba)
+    are given), append the `logged_features` rows (image features logged without pixels, see
+    `cvops.drift.windows.load_window_features`), profile the table with whylogs, assess drift under `policy`
+    and plot the most drifted features."""
+    features = window_feature_table(reference, pixels, predict_proba, logged_features)
     assessment = assess_drift(reference.features, features, policy)
     return WindowDrift(
         features=features,
@@ -39,3 +42,20 @@ def analyse_window(
         assessment=assessment,
         histograms_png=drift_histograms_png(reference.features, features, assessment),
     )
+
+
+def window_feature_table(
+    reference: DriftReference,
+    pixels: np.ndarray | list[np.ndarray],
+    predict_proba: PredictProba | None = None,
+    logged_features: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Rows of the featurized `pixels` then of `logged_features`, with the reference's columns; a column a
+    part lacks (model outputs of logged rows) is missing (NaN) there. No pixels means no model call."""
+    columns = list(reference.features.columns)
+    parts = [] if len(pixels) == 0 else [reference.window_features(pixels, predict_proba)]
+    if logged_features is not None and len(logged_features):
+        parts.append(logged_features)
+    if not parts:
+        return reference.features.iloc[:0].copy()
+    return pd.concat([part.reindex(columns=columns) for part in parts], ignore_index=True)

@@ -8,7 +8,13 @@ import dagster as dg
 import numpy as np
 from PIL import Image
 
-from cvops.drift.windows import flagged_for_review, load_window_pixels, window_files
+from cvops.drift.windows import (
+    feature_sidecar_files,
+    flagged_for_review,
+    load_window_features,
+    load_window_pixels,
+    window_files,
+)
 from cvops.io_utils import atomic_write_text, sha256_bytes
 from cvops.refs import ExportRef, LabelsRef, ProfileRef, WindowRef
 from cvops.viz import png_data_uri_markdown, thumbnail_grid_png
@@ -36,28 +42,32 @@ THUMBNAILS = 24
     kinds={"python"},
     owners=[OWNER],
     code_version="1",
-    description="One production window: the images the service (or a camera drop) wrote into its folder.",
+    description="One production window: the images the service (or a camera drop) wrote into its folder, "
+    "and the feature sidecars the service writes instead of images in its privacy log mode.",
 )
 def production_images(context: dg.AssetExecutionContext, landing: LandingResource) -> dg.MaterializeResult:
     window = context.partition_key
     folder = landing.window(window)
     files = window_files(folder)
+    feature_files = feature_sidecar_files(folder)
     ref = WindowRef(
         window=window,
         folder=str(folder),
         files=tuple(files),
         num_flagged_for_review=flagged_for_review(folder, files),
+        feature_files=tuple(feature_files),
     )
     first = [np.asarray(Image.open(folder / name).convert("RGB")) for name in files[:THUMBNAILS]]
     metadata = {
         "window": dg.MetadataValue.text(window),
         "folder": dg.MetadataValue.path(str(folder)),
         "num_images": dg.MetadataValue.int(len(files)),
+        "num_feature_sidecars": dg.MetadataValue.int(len(feature_files)),
         "num_flagged_for_review": dg.MetadataValue.int(ref.num_flagged_for_review),
     }
     if first:
         metadata["thumbnails"] = dg.MetadataValue.md(png_data_uri_markdown(thumbnail_grid_png(first), window))
-    listing = "\n".join(files).encode()
+    listing = "\n".join(sorted(files + feature_files)).encode()
     return dg.MaterializeResult(
         value=ref, metadata=metadata, data_version=dg.DataVersion(sha256_bytes(listing))
     )
@@ -133,20 +143,26 @@ def drift_profile(
 
     artifacts = artifact_store.store()
     reference = DriftReference.from_bytes(artifacts.read_bytes(reference_profile.features))
-    pixels, unreadable = load_window_pixels(Path(production_images.folder), list(production_images.files))
+    folder = Path(production_images.folder)
+    pixels, unreadable = load_window_pixels(folder, list(production_images.files))
+    logged, invalid_sidecars = load_window_features(folder, list(production_images.feature_files))
     predictor = (
         Predictor.from_onnx(artifacts.path_of(reference_profile.model_export))
-        if reference_profile.model_export
+        if reference_profile.model_export and pixels
         else None
     )
     result = analyse_window(
-        reference, _stack(pixels), drift_policy.policy(), predictor.predict_proba if predictor else None
+        reference,
+        _stack(pixels),
+        drift_policy.policy(),
+        predictor.predict_proba if predictor else None,
+        logged_features=logged,
     )
     assessment = result.assessment
     ref = ProfileRef(
         profile=artifacts.put_bytes(result.profile, ".bin"),
         features=artifacts.put_bytes(result.features.to_csv(index=False).encode(), ".csv"),
-        num_images=len(pixels),
+        num_images=len(result.features),
         model_export=reference_profile.model_export,
     )
     if assessment.status != "too_small":
@@ -161,6 +177,8 @@ def drift_profile(
             **assessment.to_metadata(),
             "window": dg.MetadataValue.text(production_images.window),
             "num_unreadable": dg.MetadataValue.int(len(unreadable)),
+            "num_logged_features": dg.MetadataValue.int(len(logged)),
+            "num_invalid_feature_sidecars": dg.MetadataValue.int(len(invalid_sidecars)),
             "features": dg.MetadataValue.md(assessment.markdown_table(top=12)),
             "histograms": dg.MetadataValue.md(png_data_uri_markdown(result.histograms_png, "worst features")),
         },

@@ -1,5 +1,6 @@
 """production_images and drift_profile through drift_job, against the reference_profile of a real lifecycle
-run: a clean window is ok, the demo drift is caught on the right features, a small window is too small."""
+run: a clean window is ok, the demo drift is caught on the right features, a small window is too small, and a
+window logged as feature sidecars alone (privacy mode) is judged on its image features."""
 
 import json
 from collections.abc import Iterator
@@ -12,8 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from explicit_roots import explicit_resources, one_torch_thread
+from PIL import Image
 
 from cvops.datagen import DEMO_DRIFT, apply_corruption, encode_png, generate_arrays, write_dataset
+from cvops.drift.features import IMAGE_FEATURES
 from cvops.drift.policy import (
     DRIFT_SCORE_KEY,
     DRIFT_STATUS_KEY,
@@ -22,8 +25,10 @@ from cvops.drift.policy import (
     SCORE_THRESHOLD_KEY,
     WINDOW_SIZE_KEY,
 )
+from cvops.drift.profiles import load_profile, profile_summary
 from cvops.io_utils import sha256_bytes
 from cvops.refs import LabelsRef, ProfileRef
+from cvops.serving.capture import WindowWriter
 from cvops.serving.config import latest_drift_path
 from cvops_assets.constants import (
     DRIFT_JOB,
@@ -47,6 +52,7 @@ SMALL_WINDOW_IMAGES = 10
 MIN_WINDOW_SIZE = 50
 SCORE_THRESHOLD = 0.1
 WINDOWS = ("clean", "drifted", "small")
+FEATURES_ONLY = "drifted-features-only"
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,10 @@ def monitoring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitoring]
     _write_window(root / "production" / "drifted", drifted)
     (root / "production" / "drifted" / "frame_broken.png").write_bytes(b"not a png")
     _write_window(root / "production" / "small", clean[:SMALL_WINDOW_IMAGES])
+    writer = WindowWriter(root / "production", log_mode="features")
+    for index, pixels in enumerate(drifted):
+        writer.save(FEATURES_ONLY, f"req{index:04d}-00", Image.fromarray(pixels), {"request_id": str(index)})
+    (root / "production" / FEATURES_ONLY / "broken.json").write_text("{")
     definitions = build_definitions(resources)
     artifacts = resources["artifact_store"].store()
     with one_torch_thread(), dg.instance_for_test() as instance:
@@ -113,9 +123,9 @@ def monitoring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitoring]
         (reference_event,) = [
             e for e in lifecycle.get_asset_materialization_events() if e.asset_key.path == [REFERENCE_PROFILE]
         ]
-        instance.add_dynamic_partitions(PRODUCTION_WINDOWS, list(WINDOWS))
+        instance.add_dynamic_partitions(PRODUCTION_WINDOWS, [*WINDOWS, FEATURES_ONLY])
         runs = {}
-        for window in WINDOWS:
+        for window in (*WINDOWS, FEATURES_ONLY):
             result = definitions.resolve_job_def(DRIFT_JOB).execute_in_process(
                 instance=instance, partition_key=window
             )
@@ -195,3 +205,25 @@ def test_latest_drift_file_feeds_the_serving_metrics(monitoring: Monitoring, win
 
 def test_a_too_small_window_leaves_the_served_drift_score_alone(monitoring: Monitoring) -> None:
     assert monitoring.windows["small"].latest_drift == monitoring.windows["drifted"].latest_drift
+
+
+def test_a_features_only_window_is_judged_on_its_image_features(monitoring: Monitoring) -> None:
+    run = monitoring.windows[FEATURES_ONLY]
+    images = run.metadata(PRODUCTION_IMAGES)
+    assert (images["num_images"], images["num_feature_sidecars"]) == (0, WINDOW_IMAGES + 1)
+    drift = run.metadata(DRIFT_PROFILE)
+    assert drift[DRIFT_STATUS_KEY] == "drift"
+    assert {"sharpness", "brightness"} <= set(drift[DRIFTED_FEATURES_KEY]) <= set(IMAGE_FEATURES)
+    assert drift[WINDOW_SIZE_KEY] == drift["num_logged_features"] == WINDOW_IMAGES
+    assert (drift["num_unreadable"], drift["num_invalid_feature_sidecars"]) == (0, 1)
+    assert "max_softmax" not in drift["features"]
+    assert run.latest_drift == {"window": FEATURES_ONLY, "drift_score": drift[DRIFT_SCORE_KEY]}
+
+
+def test_a_features_only_window_stores_its_profile_and_feature_rows(monitoring: Monitoring) -> None:
+    stored = ProfileRef.model_validate_json(monitoring.stored_ref(DRIFT_PROFILE, FEATURES_ONLY).read_text())
+    features = pd.read_csv(monitoring.artifacts.path_of(stored.features))
+    assert stored.num_images == len(features) == WINDOW_IMAGES
+    assert features["brightness"].notna().all() and features["max_softmax"].isna().all()
+    summary = profile_summary(load_profile(monitoring.artifacts.read_bytes(stored.profile)))
+    assert summary["sharpness"]["count"] == WINDOW_IMAGES

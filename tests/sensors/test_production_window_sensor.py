@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from PIL import Image
 
 from cvops.datagen import encode_png, generate_arrays
 from cvops.io_utils import sha256_bytes
+from cvops.serving.capture import WindowWriter
 from cvops_assets.constants import DRIFT_JOB, PRODUCTION_WINDOWS
 from cvops_assets.definitions import build_definitions, build_resources
 from resources.landing import LandingResource
@@ -123,3 +125,24 @@ def test_a_rewritten_frame_with_the_same_name_changes_the_run_key(tmp_path: Path
         frame.write_bytes(frame.read_bytes() + b"\x00")
         (request,) = _call(instance, landing, first.cursor).run_requests
         assert request.run_key == f"window-line-b-{_digest(window)}" != first.run_requests[0].run_key
+
+
+def test_a_window_of_feature_sidecars_alone_is_profiled_and_refingerprinted(tmp_path: Path) -> None:
+    production = tmp_path / "production"
+    landing = LandingResource(production_dir=str(production))
+    writer = WindowWriter(production, log_mode="features")
+    images, _ = generate_arrays(3, size=16, seed=0)
+    for index, pixels in enumerate(images):
+        writer.save("private", f"req{index}-00", Image.fromarray(pixels), {"request_id": f"req{index}"})
+    window = production / "private"
+    assert sorted(path.suffix for path in window.iterdir()) == [".json"] * 3
+    with dg.instance_for_test() as instance:
+        first = _call(instance, landing, None)
+        (request,) = first.run_requests
+        assert (request.run_key, request.partition_key) == (f"window-private-{_digest(window)}", "private")
+        assert _added_keys(first) == ["private"]
+
+        instance.add_dynamic_partitions(PRODUCTION_WINDOWS, _added_keys(first))
+        writer.save("private", "req3-00", Image.fromarray(images[0]), {"request_id": "req3"})
+        (again,) = _call(instance, landing, first.cursor).run_requests
+        assert again.run_key == f"window-private-{_digest(window)}" != request.run_key
