@@ -1,4 +1,9 @@
-"""Image identity inside a dataset: keys and stored paths."""
+"""Image identity inside a dataset (keys and stored paths), and decoding what is stored."""
+
+import io
+
+import numpy as np
+from PIL import Image
 
 IMAGES_PREFIX = "images/"
 STORED_SUFFIX = ".png"
@@ -20,3 +25,9 @@ def image_key(relpath: str) -> str:
 def stored_path(key: str) -> str:
     """Where the normalised PNG of image `key` lives in the version store."""
     return f"{IMAGES_PREFIX}{key}{STORED_SUFFIX}"
+
+
+def decode_rgb(data: bytes) -> np.ndarray:
+    """Encoded image bytes (a stored PNG) as uint8 HWC RGB."""
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGB"))

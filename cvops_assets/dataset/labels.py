@@ -5,11 +5,10 @@ from collections import Counter
 from pathlib import Path
 
 import dagster as dg
-import numpy as np
 import pandas as pd
-from PIL import Image
 from pydantic import Field
 
+from cvops.images import decode_rgb
 from cvops.labels.dataset import (
     LABELS_TABLE_PATH,
     LabelSource,
@@ -54,14 +53,6 @@ def _label_source(labelling: LabellingResource) -> LabelSource:
     )
 
 
-def _decode(store: VersionStore, ref: str, paths: list[str]) -> list[np.ndarray]:
-    images = []
-    for path in paths:
-        with Image.open(io.BytesIO(store.read(ref, path))) as image:
-            images.append(np.asarray(image.convert("RGB")))
-    return images
-
-
 @dg.asset(
     name=LABEL_REVIEW_QUEUE,
     dagster_type=ref_type(ReviewQueueRef),
@@ -102,7 +93,7 @@ def label_review_queue(
 
     predictor = Predictor.from_onnx(artifact_store.store().path_of(champion.ref))
     paths = images.set_index("image_key").loc[waiting, "path"].tolist()
-    pixels = _decode(store, commit, paths)
+    pixels = [decode_rgb(store.read(commit, path)) for path in paths]
     result = prelabel(
         waiting,
         pixels,

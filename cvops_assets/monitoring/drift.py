@@ -1,12 +1,10 @@
 """production_images, reference_profile and drift_profile: whylogs profiles and drift scores per window."""
 
-import io
 import json
 from pathlib import Path
 
 import dagster as dg
 import numpy as np
-from PIL import Image
 
 from cvops.drift.windows import (
     feature_sidecar_files,
@@ -15,6 +13,7 @@ from cvops.drift.windows import (
     load_window_pixels,
     window_files,
 )
+from cvops.images import decode_rgb
 from cvops.io_utils import atomic_write_text, sha256_bytes
 from cvops.refs import ExportRef, LabelsRef, ProfileRef, WindowRef
 from cvops.viz import png_data_uri_markdown, thumbnail_grid_png
@@ -57,7 +56,7 @@ def production_images(context: dg.AssetExecutionContext, landing: LandingResourc
         num_flagged_for_review=flagged_for_review(folder, files),
         feature_files=tuple(feature_files),
     )
-    first = [np.asarray(Image.open(folder / name).convert("RGB")) for name in files[:THUMBNAILS]]
+    first = [(folder / name).read_bytes() for name in files[:THUMBNAILS]]
     metadata = {
         "window": dg.MetadataValue.text(window),
         "folder": dg.MetadataValue.path(str(folder)),
@@ -97,7 +96,7 @@ def reference_profile(
     artifacts = artifact_store.store()
     table = read_label_table(store, labels.labels_commit)
     held_out = table[table["split"].isin(REFERENCE_SPLITS)]
-    pixels = [_decode(store.read(labels.labels_commit, path)) for path in held_out["path"]]
+    pixels = [decode_rgb(store.read(labels.labels_commit, path)) for path in held_out["path"]]
     predictor = Predictor.from_onnx(artifacts.path_of(edge_export.onnx))
     reference = build_reference(_stack(pixels), predictor.predict_proba, predictor.classes)
     profile = profile_features(reference.features)
@@ -183,11 +182,6 @@ def drift_profile(
             "histograms": dg.MetadataValue.md(png_data_uri_markdown(result.histograms_png, "worst features")),
         },
     )
-
-
-def _decode(data: bytes) -> np.ndarray:
-    with Image.open(io.BytesIO(data)) as image:
-        return np.asarray(image.convert("RGB"))
 
 
 def _stack(pixels: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
