@@ -6,8 +6,10 @@ import tempfile
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 from pydantic import Field
 
+from cvops.model.preprocess import Preprocessing
 from cvops.model.store import ModelRef
 from cvops.refs import ExportRef, LabelsRef, ReportRef
 from cvops_assets.constants import EDGE_EXPORT, OWNER
@@ -65,7 +67,6 @@ def edge_export(
     from cvops.export.parity import check_parity
     from cvops.export.quantize import int8_gate, onnx_accuracy, quantize_int8
     from cvops.export.triton import write_triton_repository
-    from cvops.model.data import load_split_arrays
     from cvops.model.store import load_model, preprocessing_of
 
     artifacts = artifact_store.store()
@@ -76,7 +77,7 @@ def edge_export(
         )
     model, sidecar = load_model(artifacts, trained_model)
     preprocessing = preprocessing_of(trained_model)
-    splits = _normalised_splits(version_store, labels, trained_model, preprocessing, load_split_arrays)
+    splits = _normalised_splits(version_store, labels, trained_model, preprocessing)
     lineage = {"model_sha256": trained_model.sha256, **sidecar["lineage"]}
     work = Path(tempfile.mkdtemp(prefix="export-", dir=_scratch(artifacts)))
     try:
@@ -178,9 +179,15 @@ def edge_export(
     )
 
 
-def _normalised_splits(version_store, labels, model_ref, preprocessing, load_split_arrays) -> dict:
+def _normalised_splits(
+    version_store: VersionStoreResource,
+    labels: LabelsRef,
+    model_ref: ModelRef,
+    preprocessing: Preprocessing,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Train and test pixels at the model's size, normalised exactly as in training."""
     from cvops.labels.dataset import read_label_table
+    from cvops.model.data import load_split_arrays
 
     store = version_store.store()
     table = read_label_table(store, labels.labels_commit)
