@@ -1,8 +1,11 @@
 """trained_model and validation_report: reproducible training with lineage, evaluation and blessing."""
 
+from collections.abc import Callable
 from typing import Literal
 
 import dagster as dg
+import numpy as np
+import pandas as pd
 from pydantic import Field
 
 from cvops.model.store import ModelRef
@@ -11,6 +14,7 @@ from cvops.viz import png_data_uri_markdown
 from cvops_assets.constants import OWNER, TRAINED_MODEL, VALIDATION_REPORT
 from cvops_assets.types import ref_type
 from resources.artifact_resource import ArtifactStoreResource
+from resources.artifact_store import LocalArtifactStore
 from resources.version_store import VersionStoreResource
 
 # Bump when the training or evaluation code changes what a materialization produces.
@@ -165,18 +169,13 @@ def validation_report(
     keys = list(test_rows["image_key"])
     result = evaluate(model, preprocessing, model_ref.classes, pixels, truth, keys)
     champion = current_champion(artifacts)
-    champion_accuracy = None
-    if champion is not None and champion.sha256 != model_ref.sha256:
-        champion_model, _ = load_model(artifacts, champion)
-        champion_pixels, _ = load_split_arrays(
-            lambda path: store.read(labels.labels_commit, path),
-            test_rows,
-            preprocessing_of(champion),
-            champion.classes,
-        )["test"]
-        champion_accuracy = evaluate(
-            champion_model, preprocessing_of(champion), champion.classes, champion_pixels, truth, keys
-        ).accuracy
+    champion_accuracy = (
+        _champion_accuracy(
+            artifacts, champion, lambda path: store.read(labels.labels_commit, path), test_rows
+        )
+        if champion is not None and champion.sha256 != model_ref.sha256
+        else None
+    )
     decision = bless(result.accuracy, champion_accuracy, config.accuracy_floor, config.tolerance)
     lineage = {"model_sha256": model_ref.sha256, **sidecar["lineage"], "run_id": context.run.run_id}
     plots = report_plots(result, sidecar.get("history"))
@@ -222,3 +221,20 @@ def validation_report(
             **{name: dg.MetadataValue.md(png_data_uri_markdown(png, name)) for name, png in plots.items()},
         },
     )
+
+
+def _champion_accuracy(
+    artifacts: LocalArtifactStore,
+    champion: ModelRef,
+    read_bytes: Callable[[str], bytes],
+    test_rows: pd.DataFrame,
+) -> float:
+    """The champion's accuracy on the challenger's test split, with its own preprocessing and class order."""
+    from cvops.model.data import load_split_arrays
+    from cvops.model.inference import predict_proba
+    from cvops.model.store import load_model, preprocessing_of
+
+    model, _ = load_model(artifacts, champion)
+    preprocessing = preprocessing_of(champion)
+    pixels, truth = load_split_arrays(read_bytes, test_rows, preprocessing, champion.classes)["test"]
+    return float(np.mean(predict_proba(model, preprocessing, pixels).argmax(axis=1) == truth))
