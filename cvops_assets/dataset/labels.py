@@ -2,6 +2,7 @@
 
 import io
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -23,6 +24,7 @@ from cvops.labels.dataset import (
     unlabelled_keys,
 )
 from cvops.labels.quality import QualityResult
+from cvops.labels.sources import LoadedLabels
 from cvops.labels.table import LABEL_COLUMNS
 from cvops.refs import LabelsRef, ReviewQueueRef, SnapshotRef
 from cvops.viz import markdown_table, png_data_uri_markdown, thumbnail_grid_png
@@ -53,6 +55,24 @@ def _label_source(labelling: LabellingResource) -> LabelSource:
     )
 
 
+@dataclass(frozen=True)
+class KnownLabels:
+    """What a snapshot already has labels for: its images, its committed table, the source, the reviews."""
+
+    images: pd.DataFrame
+    previous: pd.DataFrame | None
+    base: LoadedLabels
+    reviewed: pd.DataFrame
+
+
+def _known_labels(store: VersionStore, commit: str, labelling: LabellingResource) -> KnownLabels:
+    images = snapshot_images(store, commit)
+    previous = read_label_table(store, commit)
+    keys = set(images["image_key"])
+    base = source_labels(_label_source(labelling), keys, _classes_of(previous))
+    return KnownLabels(images, previous, base, reviewed_labels(labelling.reviews_dir(), base.classes, keys))
+
+
 @dg.asset(
     name=LABEL_REVIEW_QUEUE,
     dagster_type=ref_type(ReviewQueueRef),
@@ -72,11 +92,9 @@ def label_review_queue(
 ) -> dg.MaterializeResult:
     store = version_store.store()
     commit = dataset_snapshot.commit
-    images = snapshot_images(store, commit)
-    previous = read_label_table(store, commit)
-    base = source_labels(_label_source(labelling), set(images["image_key"]), _classes_of(previous))
-    reviewed = reviewed_labels(labelling.reviews_dir(), base.classes, set(images["image_key"]))
-    labelled = [base.table, reviewed] + ([previous] if previous is not None else [])
+    known = _known_labels(store, commit, labelling)
+    images, previous = known.images, known.previous
+    labelled = [known.base.table, known.reviewed] + ([previous] if previous is not None else [])
     waiting = unlabelled_keys(images, *labelled)
     champion = artifact_store.store().get_alias(CHAMPION_EXPORT_ALIAS)
     metadata: dict[str, dg.MetadataValue] = {"num_unlabelled": dg.MetadataValue.int(len(waiting))}
@@ -173,19 +191,16 @@ def labels(
 
     store = version_store.store()
     commit = dataset_snapshot.commit
-    images = snapshot_images(store, commit)
-    previous = read_label_table(store, commit)
-    previous_classes = _classes_of(previous)
+    known = _known_labels(store, commit, labelling)
+    images, previous, base = known.images, known.previous, known.base
     keys = set(images["image_key"])
-    base = source_labels(_label_source(labelling), keys, previous_classes)
     accepted = (
         pd.read_csv(io.BytesIO(artifact_store.store().read_bytes(label_review_queue.accepted)), dtype=str)
         if label_review_queue.accepted is not None
         else pd.DataFrame(columns=list(LABEL_COLUMNS))
     )
-    reviewed = reviewed_labels(labelling.reviews_dir(), base.classes, keys)
     kept = [previous.loc[:, list(LABEL_COLUMNS)]] if previous is not None else []
-    merged = complete_labels(*kept, base.table, accepted, reviewed)
+    merged = complete_labels(*kept, base.table, accepted, known.reviewed)
     merged = merged[merged["image_key"].isin(keys)]
     table = build_label_table(
         merged,
