@@ -99,7 +99,7 @@ def train_demo_model(
 
 def load_project_model(args: Any) -> tuple[SurfaceClassifier, Preprocessing, tuple[str, ...], dict[str, Any]]:
     from cvops.model.store import ModelRef, load_model
-    from resources.artifact_store import LocalArtifactStore
+    from cvops.storage.artifacts import LocalArtifactStore
 
     ref = ModelRef.model_validate_json(args.model.read_text())
     store = LocalArtifactStore(args.artifacts or cvops_home() / "artifacts")

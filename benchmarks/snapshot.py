@@ -21,7 +21,7 @@ from cvops.ingest import (
     mark_committed,
     scan_landing,
 )
-from resources.version_store import LocalVersionStore
+from cvops.storage import LocalVersionStore
 
 FILES = 10_000
 CHANGED = 100

@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from resources.version_store import LocalVersionStore
+from cvops.storage import LocalVersionStore
 
 NUM_OBJECTS = 10_000
 OBJECT_BYTES = 2048

@@ -2,7 +2,7 @@
 
 from pydantic import BaseModel
 
-from resources.artifact_store import ArtifactRef
+from cvops.storage.artifacts import ArtifactRef
 
 
 class IngestRef(BaseModel, frozen=True):

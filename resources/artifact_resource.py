@@ -6,7 +6,7 @@ import dagster as dg
 from pydantic import Field
 
 from cvops.paths import cvops_home
-from resources.artifact_store import LocalArtifactStore
+from cvops.storage.artifacts import LocalArtifactStore
 
 ARTIFACTS_DIRNAME = "artifacts"
 

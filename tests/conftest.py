@@ -1,8 +1,11 @@
-"""Every test gets its own CVOPS_HOME so no state leaks between tests or into the work tree."""
+"""Every test gets its own CVOPS_HOME so no state leaks between tests or into the work tree; the lakeFS stand-in."""
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.cvops.storage.lakefs_standin import STANDIN_ACCESS_KEY_ID, STANDIN_SECRET, LakeFSStandIn
 
 
 @pytest.fixture(autouse=True)
@@ -11,3 +14,10 @@ def isolated_cvops_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     monkeypatch.setenv("CVOPS_HOME", str(home))
     monkeypatch.setenv("WHYLOGS_NO_ANALYTICS", "True")
     return home
+
+
+@pytest.fixture
+def lakefs_standin() -> Iterator[LakeFSStandIn]:
+    """An in-process server that follows the lakeFS API, for the lakeFS backend's tests."""
+    with LakeFSStandIn(STANDIN_ACCESS_KEY_ID, STANDIN_SECRET) as server:
+        yield server

@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from cvops.model.store import ModelRef
-from resources.artifact_store import AliasRecord, LocalArtifactStore
+from cvops.storage.artifacts import AliasRecord, LocalArtifactStore
 
 CHAMPION_ALIAS = "champion"
 MODEL_REF_SUFFIX = ".modelref.json"

@@ -11,7 +11,7 @@ from PIL import Image, UnidentifiedImageError
 
 from cvops.images import IMAGES_PREFIX
 from cvops.ingest.pipeline import IngestReport
-from resources.version_store import VersionStore
+from cvops.storage import VersionStore
 
 NO_ZERO_BYTE_OBJECTS = "no_zero_byte_objects"
 IMAGES_DECODE_AS_RGB_PNG = "images_decode_as_rgb_png"

@@ -24,7 +24,7 @@ from cvops.ingest.validate import (
     ValidImage,
     validate_image,
 )
-from resources.version_store import VersionStore
+from cvops.storage import VersionStore
 
 UPLOAD_BATCH = 500
 

@@ -19,7 +19,7 @@ from cvops.labels.active import import_reviewed_labels
 from cvops.labels.sources import LabelFormat, LoadedLabels, load_labels
 from cvops.labels.splits import assign_splits
 from cvops.labels.table import IMAGE_INFO_COLUMNS, LABEL_COLUMNS, TABLE_COLUMNS, join_image_info
-from resources.version_store import VersionStore
+from cvops.storage import VersionStore
 
 LABELS_TABLE_PATH = "labels/labels.csv"
 PRODUCTION_PREFIX = "production/"

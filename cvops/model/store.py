@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from cvops.errors import ModelLoadError
 from cvops.model.preprocess import Preprocessing
-from resources.artifact_store import ArtifactRef, LocalArtifactStore
+from cvops.storage.artifacts import ArtifactRef, LocalArtifactStore
 
 if TYPE_CHECKING:
     from cvops.model.network import SurfaceClassifier

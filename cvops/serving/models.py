@@ -18,7 +18,7 @@ import numpy as np
 
 from cvops.errors import ModelUnavailableError
 from cvops.model.preprocess import ImageInput, Preprocessing
-from resources.artifact_store import LocalArtifactStore
+from cvops.storage.artifacts import LocalArtifactStore
 
 logger = logging.getLogger(__name__)
 

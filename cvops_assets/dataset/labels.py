@@ -27,12 +27,13 @@ from cvops.labels.quality import QualityResult
 from cvops.labels.sources import LoadedLabels
 from cvops.labels.table import LABEL_COLUMNS
 from cvops.refs import LabelsRef, ReviewQueueRef, SnapshotRef
+from cvops.storage import VersionStore
 from cvops.viz import markdown_table, png_data_uri_markdown, thumbnail_grid_png
 from cvops_assets.constants import CHAMPION_EXPORT_ALIAS, LABEL_REVIEW_QUEUE, LABELS, META_NUM_IMAGES, OWNER
 from cvops_assets.types import ref_type
 from resources.artifact_resource import ArtifactStoreResource
 from resources.labelling import LabellingResource, ReviewerResource
-from resources.version_store import VersionStore, VersionStoreResource
+from resources.version_store import VersionStoreResource
 
 LABEL_CHECKS = (
     "label_schema_valid",

@@ -4,15 +4,17 @@ from collections import Counter
 
 import dagster as dg
 
+from cvops.faults import SNAPSHOT_AFTER_MERGE, fault_point
 from cvops.images import IMAGES_PREFIX
 from cvops.ingest import AuditResult, audit_snapshot, mark_committed, report_from_json
 from cvops.ingest.audit import IMAGES_DECODE_AS_RGB_PNG, NO_ZERO_BYTE_OBJECTS, SNAPSHOT_MATCHES_MANIFEST
 from cvops.refs import IngestRef, SnapshotRef
+from cvops.storage import VersionStore
 from cvops_assets.constants import DATASET_SNAPSHOT, META_DATA_COMMIT, META_NUM_IMAGES, OWNER
 from cvops_assets.types import ref_type
 from resources.artifact_resource import ArtifactStoreResource
 from resources.landing import LandingResource
-from resources.version_store import VersionStore, VersionStoreResource
+from resources.version_store import VersionStoreResource
 
 AUDITS = (NO_ZERO_BYTE_OBJECTS, IMAGES_DECODE_AS_RGB_PNG, SNAPSHOT_MATCHES_MANIFEST)
 
@@ -45,6 +47,7 @@ def dataset_snapshot(
             store.merge(
                 raw_images.branch, main, f"publish {raw_images.branch}", {"ingest_branch": raw_images.branch}
             )
+        fault_point(SNAPSHOT_AFTER_MERGE)
         mark_committed(landing.state(), report)
         store.delete_branch(raw_images.branch)
     else:

@@ -12,10 +12,10 @@ from pydantic import Field
 from cvops.model.preprocess import Preprocessing
 from cvops.model.store import ModelRef
 from cvops.refs import ExportRef, LabelsRef, ReportRef
+from cvops.storage.artifacts import LocalArtifactStore
 from cvops_assets.constants import EDGE_EXPORT, OWNER
 from cvops_assets.types import ref_type
 from resources.artifact_resource import ArtifactStoreResource
-from resources.artifact_store import LocalArtifactStore
 from resources.deployment import DeploymentResource
 from resources.version_store import VersionStoreResource
 

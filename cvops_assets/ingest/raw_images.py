@@ -7,12 +7,13 @@ from pydantic import Field
 
 from cvops.ingest import IngestProgress, IngestReport, ingest_to_branch, report_to_json, scan_landing
 from cvops.refs import IngestRef
+from cvops.storage import VersionStore
 from cvops.viz import markdown_table, png_data_uri_markdown, thumbnail_grid_png
 from cvops_assets.constants import OWNER, RAW_IMAGES
 from cvops_assets.types import ref_type
 from resources.artifact_resource import ArtifactStoreResource
 from resources.landing import LandingResource
-from resources.version_store import VersionStore, VersionStoreResource
+from resources.version_store import VersionStoreResource
 
 THUMBNAILS = 32
 PRODUCTION_PREFIX = "production"

@@ -10,11 +10,11 @@ from pydantic import Field
 
 from cvops.model.store import ModelRef
 from cvops.refs import LabelsRef, ReportRef
+from cvops.storage.artifacts import LocalArtifactStore
 from cvops.viz import png_data_uri_markdown
 from cvops_assets.constants import OWNER, TRAINED_MODEL, VALIDATION_REPORT
 from cvops_assets.types import ref_type
 from resources.artifact_resource import ArtifactStoreResource
-from resources.artifact_store import LocalArtifactStore
 from resources.version_store import VersionStoreResource
 
 # Bump when the training or evaluation code changes what a materialization produces.

@@ -24,9 +24,9 @@ from cvops.labels.dataset import read_label_table
 from cvops.model.inference import predict_proba
 from cvops.model.store import ModelRef, load_model, preprocessing_of
 from cvops.refs import ExportRef, LabelsRef
+from cvops.storage.artifacts import LocalArtifactStore
 from cvops_assets.constants import CHAMPION_EXPORT_ALIAS, EDGE_EXPORT, LABELS, TRAINED_MODEL
 from cvops_assets.deployment.edge_export import ONNX_PARITY, OPENVINO_PARITY, TRITON_MODEL_NAME
-from resources.artifact_store import LocalArtifactStore
 
 NUM_IMAGES = 480
 IMAGE_SIZE = 32

@@ -30,6 +30,7 @@ from cvops.io_utils import sha256_bytes
 from cvops.refs import LabelsRef, ProfileRef
 from cvops.serving.capture import WindowWriter
 from cvops.serving.config import latest_drift_path
+from cvops.storage.artifacts import LocalArtifactStore
 from cvops_assets.constants import (
     DRIFT_JOB,
     DRIFT_PROFILE,
@@ -42,7 +43,6 @@ from cvops_assets.constants import (
     TRAINED_MODEL,
 )
 from cvops_assets.definitions import build_definitions
-from resources.artifact_store import LocalArtifactStore
 from resources.drift_policy import DriftPolicyResource
 
 NUM_IMAGES = 480

@@ -18,10 +18,10 @@ from cvops.model.preprocess import Preprocessing
 from cvops.refs import ExportRef, ReportRef
 from cvops.serving.capture import ShadowComparison, ShadowStatsStore
 from cvops.serving.config import CHAMPION_EXPORT_ALIAS, shadow_stats_path
+from cvops.storage.artifacts import ArtifactRef, LocalArtifactStore
 from cvops_assets.constants import EDGE_EXPORT, SHADOW_REPORT, VALIDATION_REPORT
 from cvops_assets.definitions import all_assets
 from cvops_assets.deployment.shadow import SHADOW_PROMOTION
-from resources.artifact_store import ArtifactRef, LocalArtifactStore
 from resources.deployment import DeploymentResource
 
 CLASSES = ("crack", "dent", "ok", "scratch")

@@ -18,6 +18,7 @@ from cvops.evaluation.blessing import champion_history, current_champion
 from cvops.io_utils import sha256_file
 from cvops.model.store import ModelRef
 from cvops.refs import LabelsRef, ReportRef, SnapshotRef
+from cvops.storage.artifacts import LocalArtifactStore
 from cvops_assets.constants import (
     CHAMPION_EXPORT_ALIAS,
     DATASET_SNAPSHOT,
@@ -28,7 +29,6 @@ from cvops_assets.constants import (
 )
 from cvops_assets.definitions import all_assets
 from cvops_assets.training.model import MODEL_BLESSED, TRAINING_CODE_VERSION
-from resources.artifact_store import LocalArtifactStore
 
 NUM_IMAGES = 480
 IMAGE_SIZE = 32

@@ -28,8 +28,8 @@ from cvops.ingest import (
     scan_landing,
     validate_image,
 )
-from resources.artifact_store import LocalArtifactStore
-from resources.version_store import LocalVersionStore
+from cvops.storage import LocalVersionStore
+from cvops.storage.artifacts import LocalArtifactStore
 
 REPO = Path(__file__).resolve().parents[2]
 CLASSES = ("ok", "scratch", "spot", "crack")

@@ -22,8 +22,8 @@ from faults import (
 from cvops.datagen import write_dataset
 from cvops.drift.policy import DRIFT_SCORE_KEY, DRIFT_STATUS_KEY, SCORE_THRESHOLD_KEY, WINDOW_SIZE_KEY
 from cvops.evaluation.blessing import champion_history, current_champion
+from cvops.storage.artifacts import LocalArtifactStore
 from cvops_assets.constants import DRIFT_PROFILE
-from resources.artifact_store import LocalArtifactStore
 from resources.drift_policy import DriftPolicyResource
 from sensors.drift import build_drift_sensor
 

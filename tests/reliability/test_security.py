@@ -5,7 +5,6 @@ import json
 import os
 import pickle
 import re
-import sys
 from pathlib import Path
 
 import dagster as dg
@@ -20,15 +19,13 @@ from cvops.labels.sources import parse_coco_labels, parse_csv_labels, parse_labe
 from cvops.labels.table import validate_labels
 from cvops.model.network import SurfaceClassifier
 from cvops.model.weights import load_weights_file
+from cvops.storage.artifacts import ArtifactRef, LocalArtifactStore
 from cvops_assets.dataset.snapshot import dataset_snapshot
 from cvops_assets.definitions import build_resources
 from cvops_assets.ingest.raw_images import raw_images
-from resources.artifact_store import ArtifactRef, LocalArtifactStore
 from resources.landing import LandingResource
 from resources.version_store import LakeFSVersionStoreResource
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "resources" / "version_store"))
-from lakefs_standin import STANDIN_ACCESS_KEY_ID, STANDIN_SECRET, LakeFSStandIn
+from tests.cvops.storage.lakefs_standin import STANDIN_ACCESS_KEY_ID, STANDIN_SECRET, LakeFSStandIn
 
 REPO = Path(__file__).resolve().parents[2]
 TRAVERSALS = [

@@ -6,7 +6,7 @@ import pytest
 
 from cvops.evaluation.blessing import bless, champion_history, current_champion, promote
 from cvops.model.store import ModelRef
-from resources.artifact_store import LocalArtifactStore
+from cvops.storage.artifacts import LocalArtifactStore
 
 
 @pytest.mark.parametrize(

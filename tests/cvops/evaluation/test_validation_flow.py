@@ -11,7 +11,7 @@ from cvops.evaluation.html import render_report_html
 from cvops.evaluation.plots import report_plots
 from cvops.model.store import load_model, preprocessing_of, save_model
 from cvops.model.training import TrainConfig, train
-from resources.artifact_store import LocalArtifactStore
+from cvops.storage.artifacts import LocalArtifactStore
 
 CLASSES = ("ok", "spot")
 

@@ -22,7 +22,7 @@ from cvops.ingest import (
     scan_landing,
 )
 from cvops.io_utils import sha256_file
-from resources.version_store import LocalVersionStore
+from cvops.storage import LocalVersionStore
 
 
 class CountingHasher:

@@ -8,7 +8,7 @@ import numpy as np
 from cvops.model.inference import predict_proba
 from cvops.model.store import load_model, preprocessing_of, save_model
 from cvops.model.training import DDP_JOB_DIR, train
-from resources.artifact_store import LocalArtifactStore
+from cvops.storage.artifacts import LocalArtifactStore
 
 CLASSES = ("ok", "scratch", "spot", "crack")
 

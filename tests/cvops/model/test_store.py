@@ -18,7 +18,7 @@ from cvops.model.network import NetworkConfig, SurfaceClassifier
 from cvops.model.store import ModelRef, load_model, preprocessing_of, save_model
 from cvops.model.training import TrainedModel, train
 from cvops.model.weights import load_weights_file
-from resources.artifact_store import LocalArtifactStore
+from cvops.storage.artifacts import LocalArtifactStore
 
 CLASSES = ("ok", "scratch", "spot", "crack")
 LINEAGE = {"data_commit": "c0ffee", "labels_version": "v1"}

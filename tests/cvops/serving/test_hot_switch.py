@@ -14,7 +14,7 @@ from serving_testkit import png_bytes, running_service
 
 from cvops.export.predictor import Predictor
 from cvops.serving.config import CHAMPION_EXPORT_ALIAS, ServingConfig
-from resources.artifact_store import LocalArtifactStore
+from cvops.storage.artifacts import LocalArtifactStore
 
 SWITCH_TIMEOUT_S = 20.0
 WORKERS = 3

@@ -14,7 +14,7 @@ from serving_testkit import png_bytes, running_service
 from cvops.export.predictor import Predictor
 from cvops.serving import metrics as metrics_module
 from cvops.serving.config import CHAMPION_EXPORT_ALIAS, ServingConfig, latest_drift_path
-from resources.artifact_store import LocalArtifactStore
+from cvops.storage.artifacts import LocalArtifactStore
 
 
 def _samples(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

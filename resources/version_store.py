@@ -11,9 +11,9 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from cvops.paths import cvops_home
-from resources.version_store.base import VersionStore
-from resources.version_store.lakefs import LakeFSVersionStore
-from resources.version_store.local import LocalVersionStore
+from cvops.storage.base import VersionStore
+from cvops.storage.lakefs import LakeFSVersionStore
+from cvops.storage.local import LocalVersionStore
 
 VERSIONS_DIRNAME = "versions"
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from cvops.io_utils import sha256_bytes
-from resources.version_store import LocalVersionStore
+from cvops.storage import LocalVersionStore
 
 BASE_FILES = 6000
 CHANGED_PER_ROUND = 20
@@ -24,7 +24,7 @@ STARTUP_TIMEOUT_S = 120.0
 _CHILD = f"""
 import os, sys
 from pathlib import Path
-from resources.version_store import LocalVersionStore
+from cvops.storage import LocalVersionStore
 
 root, progress, ready = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 store = LocalVersionStore(root)

@@ -4,8 +4,8 @@ import pytest
 
 from cvops.errors import ArtifactCorruptedError, ArtifactNotFoundError
 from cvops.io_utils import sha256_bytes
+from cvops.storage.artifacts import ArtifactRef, LocalArtifactStore
 from resources.artifact_resource import ArtifactStoreResource
-from resources.artifact_store import ArtifactRef, LocalArtifactStore
 
 
 def test_identical_bytes_are_stored_once(tmp_path: Path) -> None:

@@ -39,8 +39,9 @@ from cvops.errors import (
     TagExistsError,
     VersionStoreError,
 )
+from cvops.faults import VERSION_STORE_COMMIT, VERSION_STORE_MERGE, fault_point
 from cvops.io_utils import enable_wal, sha256_bytes
-from resources.version_store.base import (
+from cvops.storage.base import (
     DEFAULT_BRANCH,
     Change,
     CommitInfo,
@@ -478,6 +479,7 @@ class LocalVersionStore:
                 (seq, branch),
             )
             conn.execute("DELETE FROM staging WHERE branch = ?", (branch,))
+            fault_point(VERSION_STORE_COMMIT)
             self._move_branch(conn, branch, head, seq)
             return self._commit_infos(conn, [seq])[0]
 
@@ -635,5 +637,6 @@ class LocalVersionStore:
                 """,
                 (seq, destination, seq),
             )
+            fault_point(VERSION_STORE_MERGE)
             self._move_branch(conn, destination_branch, destination, seq)
             return self._commit_id(conn, seq)

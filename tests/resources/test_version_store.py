@@ -4,17 +4,15 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from lakefs_standin import STANDIN_ACCESS_KEY_ID, STANDIN_SECRET, LakeFSStandIn
 
 from cvops.io_utils import sha256_bytes
+from cvops.storage import LakeFSVersionStore, LocalVersionStore, ObjectInfo
 from resources.version_store import (
-    LakeFSVersionStore,
     LakeFSVersionStoreResource,
-    LocalVersionStore,
     LocalVersionStoreResource,
-    ObjectInfo,
     VersionStoreResource,
 )
+from tests.cvops.storage.lakefs_standin import STANDIN_ACCESS_KEY_ID, STANDIN_SECRET, LakeFSStandIn
 
 
 def test_local_resource_defaults_to_cvops_home(isolated_cvops_home: Path) -> None:

@@ -6,10 +6,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from lakefs_standin import STANDIN_ACCESS_KEY_ID, STANDIN_SECRET
 
 from cvops.errors import VersionStoreUnavailableError
-from resources.version_store import LakeFSVersionStore
+from cvops.storage import LakeFSVersionStore
+from tests.cvops.storage.lakefs_standin import STANDIN_ACCESS_KEY_ID, STANDIN_SECRET
 
 TIMEOUT_S = 0.5
 

@@ -16,7 +16,7 @@ from cvops.errors import (
     VersionStoreError,
 )
 from cvops.io_utils import sha256_bytes
-from resources.version_store import Change, ObjectInfo, VersionStore
+from cvops.storage import Change, ObjectInfo, VersionStore
 
 MAIN = "main"
 

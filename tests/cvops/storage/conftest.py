@@ -15,20 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lakefs_standin import STANDIN_ACCESS_KEY_ID, STANDIN_SECRET, LakeFSStandIn
 
-from resources.version_store import LakeFSVersionStore, LocalVersionStore, VersionStore
+from cvops.storage import LakeFSVersionStore, LocalVersionStore, VersionStore
+from tests.cvops.storage.lakefs_standin import STANDIN_ACCESS_KEY_ID, STANDIN_SECRET, LakeFSStandIn
 
 REAL_ENV = ("LAKEFS_ENDPOINT", "LAKEFS_ACCESS_KEY_ID", "LAKEFS_SECRET_ACCESS_KEY")
 DEFAULT_REAL_NAMESPACE = "local://cvops-tests"
 
 WriteProbe = Callable[[str, str], Any]
-
-
-@pytest.fixture
-def lakefs_standin() -> Iterator[LakeFSStandIn]:
-    with LakeFSStandIn(STANDIN_ACCESS_KEY_ID, STANDIN_SECRET) as server:
-        yield server
 
 
 def _local(tmp_path: Path) -> tuple[VersionStore, WriteProbe]:

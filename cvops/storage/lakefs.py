@@ -26,8 +26,9 @@ from cvops.errors import (
     VersionStoreError,
     VersionStoreUnavailableError,
 )
+from cvops.faults import VERSION_STORE_COMMIT, VERSION_STORE_MERGE, fault_point
 from cvops.io_utils import sha256_bytes
-from resources.version_store.base import (
+from cvops.storage.base import (
     DEFAULT_BRANCH,
     Change,
     CommitInfo,
@@ -320,6 +321,7 @@ class LakeFSVersionStore:
         import lakefs.exceptions as lx
 
         with self._translated("commit", ref=branch):
+            fault_point(VERSION_STORE_COMMIT)
             try:
                 reference = self._repo().branch(branch).commit(message, metadata=dict(metadata or {}) or None)
             except lx.BadRequestException as error:
@@ -377,6 +379,7 @@ class LakeFSVersionStore:
             options["metadata"] = dict(metadata)
         where = f"merging {source_branch!r} into {destination_branch!r} in {self._where(None, None)}"
         with self._translated("merge", ref=f"{source_branch}->{destination_branch}"):
+            fault_point(VERSION_STORE_MERGE)
             try:
                 return self._repo().ref(source_branch).merge_into(destination_branch, **options)
             except lx.ConflictException as error:

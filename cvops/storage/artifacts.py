@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, field_validator
 
 from cvops.errors import ArtifactCorruptedError, ArtifactNotFoundError
+from cvops.faults import ALIAS_PROMOTION, ARTIFACT_PUBLISH, fault_point
 from cvops.io_utils import atomic_write_bytes, atomic_write_text, sha256_bytes, sha256_file
 
 _URI_SCHEME = "cvops-artifact://"
@@ -77,7 +78,7 @@ class LocalArtifactStore:
         ref = ArtifactRef(sha256=sha256_bytes(data), suffix=suffix, size_bytes=len(data))
         target = self._object_path(ref)
         if not target.exists():
-            atomic_write_bytes(target, data)
+            atomic_write_bytes(target, data, before_replace=lambda: fault_point(ARTIFACT_PUBLISH))
         return ref
 
     def put_file(self, path: Path, suffix: str | None = None) -> ArtifactRef:
@@ -118,6 +119,7 @@ class LocalArtifactStore:
         with self._alias_lock(name):
             history = self.alias_history(name)
             history.append(record)
+            fault_point(ALIAS_PROMOTION)
             atomic_write_text(
                 self._alias_path(name),
                 json.dumps([item.model_dump(mode="json") for item in history], indent=1),
@@ -160,6 +162,7 @@ def _atomic_copy(source: Path, target: Path) -> None:
             shutil.copyfileobj(reader, handle)
             handle.flush()
             os.fsync(handle.fileno())
+        fault_point(ARTIFACT_PUBLISH)
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

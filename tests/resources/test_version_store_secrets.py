@@ -5,7 +5,6 @@ import traceback
 
 import dagster as dg
 import pytest
-from lakefs_standin import STANDIN_ACCESS_KEY_ID, STANDIN_SECRET, LakeFSStandIn
 
 from cvops.errors import (
     ObjectNotFoundError,
@@ -13,7 +12,9 @@ from cvops.errors import (
     VersionStoreError,
     VersionStoreUnavailableError,
 )
-from resources.version_store import LakeFSVersionStore, LakeFSVersionStoreResource
+from cvops.storage import LakeFSVersionStore
+from resources.version_store import LakeFSVersionStoreResource
+from tests.cvops.storage.lakefs_standin import STANDIN_ACCESS_KEY_ID, STANDIN_SECRET, LakeFSStandIn
 
 WRONG_SECRET = "wrong-secret-Zq8vN3xK0pL7"
 SECRETS = (STANDIN_SECRET, WRONG_SECRET)

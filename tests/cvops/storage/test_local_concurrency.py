@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from cvops.io_utils import sha256_bytes
-from resources.version_store import LocalVersionStore
+from cvops.storage import LocalVersionStore
 
 ROUNDS = 8
 FILES_PER_ROUND = 40
@@ -17,7 +17,7 @@ WRITERS = ("writer-a", "writer-b")
 _WRITER = f"""
 import sys
 from pathlib import Path
-from resources.version_store import LocalVersionStore
+from cvops.storage import LocalVersionStore
 
 root, name = Path(sys.argv[1]), sys.argv[2]
 store = LocalVersionStore(root)
