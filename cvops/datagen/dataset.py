@@ -144,7 +144,7 @@ def _relpath(layout: Layout, label: str, prefix: str, index: int) -> str:
 
 
 def encode_png(pixels: np.ndarray) -> bytes:
-    """uint8 HWC RGB -> PNG bytes; Pillow's encoder writes no timestamps, so equal pixels give equal bytes."""
+    """uint8 HWC RGB (or HW grayscale) -> PNG bytes; Pillow's encoder writes no timestamps, so equal pixels give equal bytes."""
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
     return buffer.getvalue()
