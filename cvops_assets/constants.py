@@ -33,6 +33,14 @@ DRIFT_JOB = "drift_job"
 TRIGGER_PROFILE_TAG = "cvops/trigger_profile"
 TRIGGER_WINDOW_TAG = "cvops/trigger_window"
 TRIGGER_SCORE_TAG = "cvops/drift_score"
+# A drift episode: the drifted window and the drift_profile storage id that opened it.
+DRIFT_EPISODE_TAG = "cvops/drift_episode"
+# The review rounds (comma-separated round ids) whose answers a retrain run trains on.
+REVIEW_ROUNDS_TAG = "cvops/review_rounds"
+# Runs that change the lifecycle's state carry this tag; the instance's run queue runs one at a time per value.
+LIFECYCLE_CONCURRENCY_TAG = "cvops/lifecycle"
+
+MODEL_REGISTRY = "model_registry"
 
 META_NUM_IMAGES = "num_images"
 META_DATA_COMMIT = "data_commit"

@@ -24,7 +24,7 @@ from resources.artifact_resource import ArtifactStoreResource
 from resources.deployment import DeploymentResource
 from resources.drift_policy import DriftPolicyResource
 from resources.io_manager import JsonRefIOManager
-from resources.labelling import GroundTruthReviewer, LabellingResource, ReviewerResource
+from resources.labelling import GroundTruthReviewer, LabellingResource, ReviewerResource, ReviewToolResource
 from resources.landing import LandingResource
 from resources.version_store import (
     LakeFSVersionStoreResource,
@@ -69,6 +69,7 @@ def build_resources(
         "landing": LandingResource(),
         "labelling": LabellingResource(),
         "reviewer": reviewer or ReviewerResource(),
+        "review_tool": ReviewToolResource(),
         "drift_policy": DriftPolicyResource(),
         "deployment": DeploymentResource(),
         **overrides,

@@ -6,6 +6,7 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
+from cvops.labels.rounds import ReviewRound
 from cvops.paths import cvops_home
 
 LabelFormat = Literal["imagefolder", "csv", "coco", "label_studio"]
@@ -73,3 +74,16 @@ class GroundTruthReviewer(ReviewerResource):
             truth.update(load_ground_truth(csv_path))
         export_path = reviews_dir / f"{tasks_path.stem}.export.json"
         return GroundTruthOracle(truth).answer_file(tasks_path, export_path)
+
+
+class ReviewToolResource(dg.ConfigurableResource):
+    """Where people review the queue. This default is file-based: a round's tasks file is imported into a
+    labelling tool by hand, and its exports are dropped into the reviews folder; nothing is pushed or pulled."""
+
+    def publish_round(self, review_round: ReviewRound) -> str | None:
+        """Offer a newly written round to reviewers; return where they review it (a URL), or None."""
+        return None
+
+    def collect_reviews(self, reviews_dir: Path) -> int:
+        """Bring completed annotations into `reviews_dir` as Label Studio JSON exports; return how many are new."""
+        return 0
