@@ -1,9 +1,10 @@
-"""Small pictures for Dagster metadata: a thumbnail grid PNG and its inline markdown. No matplotlib."""
+"""Small pictures and tables for Dagster metadata: a thumbnail grid PNG, sparklines, tables. No matplotlib."""
 
 import base64
 import io
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -44,6 +45,31 @@ def _as_pil(image: np.ndarray | bytes) -> Image.Image:
         with Image.open(io.BytesIO(image)) as opened:
             return opened.convert("RGB")
     return Image.fromarray(np.asarray(image, dtype=np.uint8)).convert("RGB")
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows under named columns: the Dagster layer shows it as a table, reports and model cards as markdown."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[object, ...], ...]
+
+    def markdown(self) -> str:
+        return markdown_table(self.columns, self.rows)
+
+
+_SPARK_LEVELS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float]) -> str:
+    """`values` as one line of block characters, lowest ▁ to highest █ (a flat series is all ▄)."""
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    if high - low <= 1e-12:
+        return _SPARK_LEVELS[3] * len(values)
+    top = len(_SPARK_LEVELS) - 1
+    return "".join(_SPARK_LEVELS[round((value - low) / (high - low) * top)] for value in values)
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

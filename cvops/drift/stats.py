@@ -46,6 +46,7 @@ from cvops.drift.policy import (
     DriftStatus,
 )
 from cvops.errors import DriftFeatureError
+from cvops.viz import Table
 
 _MIN_CATEGORY_COUNT = 5
 _POOLED_CATEGORY = "__other__"
@@ -145,23 +146,23 @@ class DriftAssessment:
     reference_size: int
     score_threshold: float
 
-    def markdown_table(self, top: int | None = None) -> str:
-        """Per-feature statistics as a markdown table, most drifted first (`top` rows if given)."""
-        header = f"**{self.status}** — drift score {self.score:.3f} (threshold {self.score_threshold:.3f}), "
-        header += f"{self.window_size} images vs {self.reference_size} reference\n\n"
+    def summary(self) -> str:
+        text = f"{self.status}: drift score {self.score:.3f} (threshold {self.score_threshold:.3f}), "
+        text += f"{self.window_size} images vs {self.reference_size} reference"
         if self.per_feature.empty:
-            return header + "No feature tested: the window is smaller than the policy's minimum size."
+            text += "; no feature tested: the window is smaller than the policy's minimum size"
+        return text
+
+    def feature_table(self, top: int | None = None) -> Table:
+        """Per-feature statistics, most drifted first (`top` rows if given)."""
         rows = self.per_feature if top is None else self.per_feature.head(top)
-        lines = [
-            "| feature | test | statistic | p | p (Holm) | Hellinger | drifted |",
-            "|---|---|---:|---:|---:|---:|:---:|",
-        ]
-        lines += [
-            f"| {r.feature} | {r.test} | {r.statistic:.4g} | {r.p_value:.3g} | {r.p_adjusted:.3g} | "
-            f"{r.hellinger:.3f} | {'yes' if r.drifted else 'no'} |"
-            for r in rows.itertuples()
-        ]
-        return header + "\n".join(lines)
+        return Table(
+            ("feature", "test", "statistic", "p", "p (Holm)", "Hellinger", "drifted"),
+            tuple(
+                (r.feature, r.test, r.statistic, r.p_value, r.p_adjusted, r.hellinger, bool(r.drifted))
+                for r in rows.itertuples()
+            ),
+        )
 
     def to_metadata(self) -> dict[str, Any]:
         """JSON-ready summary under the stable metadata keys (`drift_score`, `drift_status`, ...)."""

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from cvops.evaluation.report import EvaluationResult
+from cvops.viz import Table, sparkline
 
 
 def _figure(width: float, height: float) -> tuple[Any, Any]:
@@ -90,6 +91,26 @@ def training_curves_png(history: Sequence[dict[str, float]]) -> bytes:
         axes.set_title(metric)
         axes.legend(fontsize="small")
     return _png(plt, figure)
+
+
+def training_curves_table(history: Sequence[dict[str, float]]) -> Table:
+    """Each curve as a sparkline with its first, best and last value: readable without opening the plot."""
+    rows = []
+    for split in ("train", "val"):
+        for metric, best in (("loss", min), ("accuracy", max)):
+            values = [row[f"{split}_{metric}"] for row in history]
+            best_index = values.index(best(values))
+            rows.append(
+                (
+                    f"{split} {metric}",
+                    sparkline(values),
+                    values[0],
+                    values[best_index],
+                    int(history[best_index]["epoch"]),
+                    values[-1],
+                )
+            )
+    return Table(("curve", "per epoch", "first", "best", "best epoch", "last"), tuple(rows))
 
 
 def worst_examples_png(result: EvaluationResult) -> bytes:

@@ -17,6 +17,7 @@ from cvops.evaluation.metrics import (
 )
 from cvops.evaluation.slices import SliceMetrics, brightness, sharpness, slice_by
 from cvops.model.preprocess import Preprocessing
+from cvops.viz import Table
 
 if TYPE_CHECKING:
     from torch import nn
@@ -70,38 +71,36 @@ class EvaluationResult:
             "num_misclassified": int(self.num_images - round(self.accuracy * self.num_images)),
         }
 
-    def per_class_markdown(self) -> str:
-        rows = ["| class | precision | recall | f1 | support |", "|---|---:|---:|---:|---:|"]
-        rows += [
-            f"| {item.name} | {item.precision:.3f} | {item.recall:.3f} | {item.f1:.3f} | {item.support} |"
-            for item in self.per_class
-        ]
-        return "\n".join(rows)
+    def per_class_table(self) -> Table:
+        return Table(
+            ("class", "precision", "recall", "f1", "support"),
+            tuple((item.name, item.precision, item.recall, item.f1, item.support) for item in self.per_class),
+        )
 
-    def confusion_markdown(self) -> str:
-        header = "| true \\ predicted | " + " | ".join(self.classes) + " |"
-        rule = "|---|" + "---:|" * len(self.classes)
-        rows = [
-            f"| {name} | " + " | ".join(str(v) for v in row) + " |"
-            for name, row in zip(self.classes, self.confusion, strict=True)
-        ]
-        return "\n".join([header, rule, *rows])
+    def confusion_table(self) -> Table:
+        """Rows are true classes, columns predicted ones."""
+        return Table(
+            ("true \\ predicted", *self.classes),
+            tuple((name, *row) for name, row in zip(self.classes, self.confusion, strict=True)),
+        )
 
-    def slices_markdown(self) -> str:
-        rows = ["| property | range | images | accuracy |", "|---|---|---:|---:|"]
-        for name, slices in self.slices.items():
-            rows += [
-                f"| {name} | {s.lower:.4g}–{s.upper:.4g} | {s.count} | {s.accuracy:.3f} |" for s in slices
-            ]
-        return "\n".join(rows)
+    def slices_table(self) -> Table:
+        return Table(
+            ("property", "range", "images", "accuracy"),
+            tuple(
+                (name, f"{s.lower:.4g}–{s.upper:.4g}", s.count, s.accuracy)
+                for name, slices in self.slices.items()
+                for s in slices
+            ),
+        )
 
     def metadata(self) -> dict[str, Any]:
-        """Headline numbers plus markdown tables, keyed for `MaterializeResult(metadata=...)`."""
+        """Headline numbers plus tables, keyed for `MaterializeResult(metadata=...)`."""
         return {
             **self.headline(),
-            "per_class_table": self.per_class_markdown(),
-            "confusion_matrix_table": self.confusion_markdown(),
-            "slices_table": self.slices_markdown(),
+            "per_class_table": self.per_class_table(),
+            "confusion_matrix_table": self.confusion_table(),
+            "slices_table": self.slices_table(),
         }
 
 

@@ -5,11 +5,13 @@ from collections import Counter
 import dagster as dg
 from pydantic import Field
 
+from cvops import __version__ as CODE_VERSION
 from cvops.ingest import IngestProgress, IngestReport, ingest_to_branch, report_to_json, scan_landing
 from cvops.refs import IngestRef
 from cvops.storage import VersionStore
-from cvops.viz import markdown_table, png_data_uri_markdown, thumbnail_grid_png
+from cvops.viz import Table, png_data_uri_markdown, thumbnail_grid_png
 from cvops_assets.constants import OWNER, RAW_IMAGES
+from cvops_assets.metadata import table_value
 from cvops_assets.types import ref_type
 from resources.artifact_resource import ArtifactStoreResource
 from resources.landing import LandingResource
@@ -31,7 +33,7 @@ class RawImagesConfig(dg.Config):
     dagster_type=ref_type(IngestRef),
     kinds={"python", "pillow"},
     owners=[OWNER],
-    code_version="1",
+    code_version=CODE_VERSION,
     description="New landing images, decoded, verified and normalised to RGB PNG, staged on an ingest branch. "
     "Bad files go to the quarantine with a reason; duplicates are ingested once.",
 )
@@ -101,11 +103,11 @@ def _metadata(
         "num_unchanged": dg.MetadataValue.int(report.unchanged),
         "counts": dg.MetadataValue.json(ref.counts),
         "quarantine_manifest": dg.MetadataValue.path(str(landing.quarantine().manifest_path)),
-        "sizes": dg.MetadataValue.md(markdown_table(["size", "original mode", "images"], size_rows)),
+        "sizes": table_value(Table(("size", "original mode", "images"), tuple(size_rows))),
         "ingest_s": dg.MetadataValue.float(round(report.seconds, 3)),
     }
     if rejected:
-        metadata["rejections"] = dg.MetadataValue.md(markdown_table(["file", "reason", "detail"], rejected))
+        metadata["rejections"] = table_value(Table(("file", "reason", "detail"), tuple(rejected)))
     if thumbnails:
         metadata["thumbnails"] = dg.MetadataValue.md(
             png_data_uri_markdown(thumbnail_grid_png(thumbnails), "newly ingested images")

@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 
+from cvops import __version__ as CODE_VERSION
 from cvops.drift.windows import (
     feature_sidecar_files,
     flagged_for_review,
@@ -23,6 +24,7 @@ from cvops_assets.constants import (
     PRODUCTION_IMAGES,
     REFERENCE_PROFILE,
 )
+from cvops_assets.metadata import table_value
 from cvops_assets.monitoring.partitions import production_windows
 from cvops_assets.types import ref_type
 from resources.artifact_resource import ArtifactStoreResource
@@ -40,7 +42,7 @@ THUMBNAILS = 24
     dagster_type=ref_type(WindowRef),
     kinds={"python"},
     owners=[OWNER],
-    code_version="1",
+    code_version=CODE_VERSION,
     description="One production window: the images the service (or a camera drop) wrote into its folder, "
     "and the feature sidecars the service writes instead of images in its privacy log mode.",
 )
@@ -77,7 +79,7 @@ def production_images(context: dg.AssetExecutionContext, landing: LandingResourc
     dagster_type=ref_type(ProfileRef),
     kinds={"python", "whylogs"},
     owners=[OWNER],
-    code_version="1",
+    code_version=CODE_VERSION,
     description="What production should look like: features and model outputs of the held-out images of the "
     "champion's training snapshot, profiled with whylogs.",
 )
@@ -124,7 +126,7 @@ def reference_profile(
     dagster_type=ref_type(ProfileRef),
     kinds={"python", "whylogs"},
     owners=[OWNER],
-    code_version="1",
+    code_version=CODE_VERSION,
     description="A production window's whylogs profile and its drift against the reference: per-feature KS / "
     "chi-square tests with Holm correction and Hellinger distances, one drift score.",
 )
@@ -178,7 +180,8 @@ def drift_profile(
             "num_unreadable": dg.MetadataValue.int(len(unreadable)),
             "num_logged_features": dg.MetadataValue.int(len(logged)),
             "num_invalid_feature_sidecars": dg.MetadataValue.int(len(invalid_sidecars)),
-            "features": dg.MetadataValue.md(assessment.markdown_table(top=12)),
+            "summary": dg.MetadataValue.text(assessment.summary()),
+            "features": table_value(assessment.feature_table(top=12)),
             "histograms": dg.MetadataValue.md(png_data_uri_markdown(result.histograms_png, "worst features")),
         },
     )

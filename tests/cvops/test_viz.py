@@ -1,4 +1,4 @@
-"""The thumbnail grid and its inline markdown."""
+"""The thumbnail grid and its inline markdown, sparklines and tables."""
 
 import base64
 import io
@@ -6,7 +6,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from cvops.viz import png_data_uri_markdown, thumbnail_grid_png
+from cvops.viz import Table, png_data_uri_markdown, sparkline, thumbnail_grid_png
 
 
 def test_grid_places_cells_row_by_row() -> None:
@@ -26,3 +26,19 @@ def test_grid_places_cells_row_by_row() -> None:
 def test_markdown_embeds_the_png() -> None:
     markdown = png_data_uri_markdown(b"\x89PNG", "grid")
     assert markdown == "![grid](data:image/png;base64," + base64.b64encode(b"\x89PNG").decode() + ")"
+
+
+def test_sparkline_spans_lowest_to_highest_block() -> None:
+    assert sparkline([3.0, 1.0, 2.0, 5.0]) == "▅▁▃█"
+    assert sparkline([0.5, 0.5]) == "▄▄"
+    assert sparkline([]) == ""
+
+
+def test_table_as_markdown() -> None:
+    table = Table(("class", "recall"), (("a", 0.5), ("b", 1.0)))
+    assert table.markdown().splitlines() == [
+        "| class | recall |",
+        "|---|---|",
+        "| a | 0.5000 |",
+        "| b | 1.0000 |",
+    ]

@@ -115,7 +115,8 @@ def test_small_window_is_too_small_not_drift() -> None:
     )
     assert (assessment.status, assessment.score, assessment.window_size) == ("too_small", 0.0, 49)
     assert assessment.per_feature.empty
-    assert "No feature tested" in assessment.markdown_table()
+    assert "no feature tested" in assessment.summary()
+    assert assessment.feature_table().rows == ()
 
 
 def test_categorical_feature_uses_chi2() -> None:
@@ -132,16 +133,16 @@ def test_missing_monitored_feature_is_an_error() -> None:
         assess_drift(normal_table(100, 0.0, 1), normal_table(100, 0.0, 2)[["y"]], DriftPolicy())
 
 
-def test_markdown_and_metadata() -> None:
+def test_summary_table_and_metadata() -> None:
     assessment = assess_drift(normal_table(1000, 0.0, 1), normal_table(200, 1.0, 2), DriftPolicy())
-    lines = assessment.markdown_table().splitlines()
     assert (
-        lines[0]
-        == f"**drift** — drift score {assessment.score:.3f} (threshold 0.100), 200 images vs 1000 reference"
+        assessment.summary()
+        == f"drift: drift score {assessment.score:.3f} (threshold 0.100), 200 images vs 1000 reference"
     )
-    assert lines[2] == "| feature | test | statistic | p | p (Holm) | Hellinger | drifted |"
-    assert lines[4].startswith("| x | ks |") and lines[4].endswith("| yes |")
-    assert len(assessment.markdown_table(top=1).splitlines()) == 5
+    table = assessment.feature_table()
+    assert table.columns == ("feature", "test", "statistic", "p", "p (Holm)", "Hellinger", "drifted")
+    assert table.rows[0][:2] == ("x", "ks") and table.rows[0][-1] is True
+    assert len(assessment.feature_table(top=1).rows) == 1
     assert assessment.to_metadata() == {
         "drift_score": assessment.score,
         "drift_status": "drift",

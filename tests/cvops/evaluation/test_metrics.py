@@ -101,8 +101,9 @@ def test_evaluate_predictions_report_and_worst_examples() -> None:
     data = json.loads(result.to_json())
     assert data["confusion"] == [[2, 1, 0], [0, 1, 1], [0, 0, 1]]
     assert "worst_pixels" not in data and "saliency" not in data
-    assert result.per_class_markdown().splitlines()[2] == "| a | 1.000 | 0.667 | 0.800 | 3 |"
-    assert result.confusion_markdown().splitlines()[0] == "| true \\ predicted | a | b | c |"
+    assert result.per_class_table().rows[0] == ("a", 1.0, pytest.approx(2 / 3), pytest.approx(0.8), 3)
+    assert result.confusion_table().columns == ("true \\ predicted", "a", "b", "c")
+    assert [list(row[1:]) for row in result.confusion_table().rows] == data["confusion"]
     assert set(result.metadata()) == {
         "accuracy",
         "macro_f1",

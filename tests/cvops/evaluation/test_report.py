@@ -8,7 +8,7 @@ import torch
 
 from cvops.evaluation import evaluate
 from cvops.evaluation.html import render_report_html
-from cvops.evaluation.plots import report_plots
+from cvops.evaluation.plots import report_plots, training_curves_table
 from cvops.model.inference import predict_proba
 from cvops.model.network import NetworkConfig, SurfaceClassifier
 from cvops.model.preprocess import Preprocessing
@@ -50,6 +50,10 @@ def test_plots_are_pngs_and_html_is_self_contained() -> None:
         {"epoch": 0, "train_loss": 1.0, "val_loss": 1.1, "train_accuracy": 0.5, "val_accuracy": 0.4},
         {"epoch": 1, "train_loss": 0.5, "val_loss": 0.6, "train_accuracy": 0.8, "val_accuracy": 0.7},
     ]
+    curves = training_curves_table(history)
+    assert [row[0] for row in curves.rows] == ["train loss", "train accuracy", "val loss", "val accuracy"]
+    assert curves.rows[2] == ("val loss", "█▁", 1.1, 0.6, 1, 0.6)
+    assert curves.rows[3] == ("val accuracy", "▁█", 0.4, 0.7, 1, 0.7)
     plots = report_plots(result, history)
     assert sorted(plots) == ["confusion_matrix", "reliability", "training_curves", "worst_examples"]
     assert all(png.startswith(PNG_MAGIC) for png in plots.values())
