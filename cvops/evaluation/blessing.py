@@ -64,6 +64,20 @@ def bless(
     )
 
 
+def withheld_message(decision: BlessingDecision, champion_sha256: str | None) -> str:
+    """What a person needs when a challenger is not blessed: nothing shipped, which settings rule, where to look."""
+    unchanged = (
+        f"The champion ({champion_sha256[:12]}) and its edge export are unchanged."
+        if champion_sha256
+        else "There is no champion yet, so nothing is exported."
+    )
+    return (
+        f"Not blessed: {decision.reason}. {unchanged} The gate is validation_report's config `accuracy_floor` "
+        f"({decision.floor}) and `tolerance` ({decision.tolerance}). Look at this report's per_class_table and "
+        "confusion_matrix_table for the classes that fall short, and at trained_model's training_curves."
+    )
+
+
 def promote(store: LocalArtifactStore, model_ref: ModelRef, info: dict[str, Any]) -> AliasRecord:
     """Make `model_ref` the champion. `info` (run id, metrics, decision, ...) is kept in the alias history."""
     stored_ref = store.put_bytes(model_ref.model_dump_json().encode(), MODEL_REF_SUFFIX)

@@ -17,6 +17,11 @@ NO_ZERO_BYTE_OBJECTS = "no_zero_byte_objects"
 IMAGES_DECODE_AS_RGB_PNG = "images_decode_as_rgb_png"
 SNAPSHOT_MATCHES_MANIFEST = "snapshot_matches_manifest"
 MAX_OFFENDING = 50
+AUDIT_DESCRIPTIONS = {
+    NO_ZERO_BYTE_OBJECTS: "No object on the ingest branch is empty.",
+    IMAGES_DECODE_AS_RGB_PNG: "Every new or changed image on the ingest branch decodes as an RGB PNG.",
+    SNAPSHOT_MATCHES_MANIFEST: "The branch holds exactly what ingest reported: every staged file, nothing else.",
+}
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,17 @@ CHECK_NAMES = (
     CLASS_BALANCE,
     IMAGE_PROPERTIES_IN_RANGE,
 )
+CHECK_DESCRIPTIONS = {
+    LABEL_SCHEMA: "Every row has the label table's columns and types: a sha256, a split in train/val/test, "
+    "positive image sizes.",
+    LABELS_IN_CLASS_SET: "Every label is one of the data set's classes.",
+    NO_SPLIT_LEAKAGE: "No image (same bytes) is in more than one split.",
+    NO_NEAR_DUPLICATE_LEAKAGE: "No test image is a near-copy (perceptual hash, then pixels) of a train image: "
+    "a leak would inflate test accuracy.",
+    MIN_IMAGES_PER_CLASS: "Each class has enough images in every split to train on and to measure.",
+    CLASS_BALANCE: "The largest class is at most the configured multiple of the smallest.",
+    IMAGE_PROPERTIES_IN_RANGE: "Image sizes and aspect ratios lie within the configured caps.",
+}
 
 STRING_COLUMNS = ("image_key", "path", "sha256", "label", "label_source", "split")
 INT_COLUMNS = ("width", "height", "channels")

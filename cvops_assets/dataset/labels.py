@@ -9,6 +9,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from cvops import __version__ as CODE_VERSION
 from cvops.images import decode_rgb
 from cvops.labels.dataset import (
     LABELS_TABLE_PATH,
@@ -23,27 +24,19 @@ from cvops.labels.dataset import (
     source_labels,
     unlabelled_keys,
 )
-from cvops.labels.quality import QualityResult
+from cvops.labels.quality import CHECK_DESCRIPTIONS, CHECK_NAMES, QualityResult
 from cvops.labels.sources import LoadedLabels
 from cvops.labels.table import LABEL_COLUMNS
 from cvops.refs import LabelsRef, ReviewQueueRef, SnapshotRef
 from cvops.storage import VersionStore
-from cvops.viz import markdown_table, png_data_uri_markdown, thumbnail_grid_png
+from cvops.viz import Table, png_data_uri_markdown, thumbnail_grid_png
 from cvops_assets.constants import CHAMPION_EXPORT_ALIAS, LABEL_REVIEW_QUEUE, LABELS, META_NUM_IMAGES, OWNER
+from cvops_assets.metadata import table_value
 from cvops_assets.types import ref_type
 from resources.artifact_resource import ArtifactStoreResource
 from resources.labelling import LabellingResource, ReviewerResource
 from resources.version_store import VersionStoreResource
 
-LABEL_CHECKS = (
-    "label_schema_valid",
-    "labels_in_class_set",
-    "no_split_leakage",
-    "no_near_duplicate_leakage",
-    "min_images_per_class",
-    "class_balance",
-    "image_properties_in_range",
-)
 THUMBNAILS = 24
 
 
@@ -79,7 +72,7 @@ def _known_labels(store: VersionStore, commit: str, labelling: LabellingResource
     dagster_type=ref_type(ReviewQueueRef),
     kinds={"python", "labelstudio"},
     owners=[OWNER],
-    code_version="1",
+    code_version=CODE_VERSION,
     description="Unlabelled images pre-labelled by the champion; the most uncertain go to a Label Studio "
     "tasks file with the predictions attached, confident ones may be accepted.",
 )
@@ -173,10 +166,13 @@ class LabelsConfig(dg.Config):
     dagster_type=ref_type(LabelsRef),
     kinds={"python", "pandas", "greatexpectations"},
     owners=[OWNER],
-    code_version="1",
+    code_version=CODE_VERSION,
     description="The label table (image, label, source, split, size) committed with the images it describes, "
     "behind blocking Great Expectations gates.",
-    check_specs=[dg.AssetCheckSpec(name, asset=LABELS, blocking=True) for name in LABEL_CHECKS],
+    check_specs=[
+        dg.AssetCheckSpec(name, asset=LABELS, blocking=True, description=CHECK_DESCRIPTIONS[name])
+        for name in CHECK_NAMES
+    ],
 )
 def labels(
     context: dg.AssetExecutionContext,
@@ -292,6 +288,6 @@ def _labels_metadata(
         "new_classes": dg.MetadataValue.json(list(new_classes)),
         "split_sizes": dg.MetadataValue.json(ref.split_sizes),
         "label_sources": dg.MetadataValue.json(dict(sources)),
-        "class_histogram": dg.MetadataValue.md(markdown_table(["class", "train", "val", "test"], rows)),
+        "class_histogram": table_value(Table(("class", "train", "val", "test"), tuple(map(tuple, rows)))),
         "label_issues": dg.MetadataValue.json(issues),
     }

@@ -4,10 +4,16 @@ from collections import Counter
 
 import dagster as dg
 
+from cvops import __version__ as CODE_VERSION
 from cvops.faults import SNAPSHOT_AFTER_MERGE, fault_point
 from cvops.images import IMAGES_PREFIX
 from cvops.ingest import AuditResult, audit_snapshot, mark_committed, report_from_json
-from cvops.ingest.audit import IMAGES_DECODE_AS_RGB_PNG, NO_ZERO_BYTE_OBJECTS, SNAPSHOT_MATCHES_MANIFEST
+from cvops.ingest.audit import (
+    AUDIT_DESCRIPTIONS,
+    IMAGES_DECODE_AS_RGB_PNG,
+    NO_ZERO_BYTE_OBJECTS,
+    SNAPSHOT_MATCHES_MANIFEST,
+)
 from cvops.refs import IngestRef, SnapshotRef
 from cvops.storage import VersionStore
 from cvops_assets.constants import DATASET_SNAPSHOT, META_DATA_COMMIT, META_NUM_IMAGES, OWNER
@@ -24,10 +30,13 @@ AUDITS = (NO_ZERO_BYTE_OBJECTS, IMAGES_DECODE_AS_RGB_PNG, SNAPSHOT_MATCHES_MANIF
     dagster_type=ref_type(SnapshotRef),
     kinds={"python", "sqlite"},
     owners=[OWNER],
-    code_version="1",
+    code_version=CODE_VERSION,
     description="The published dataset: the ingest branch merged into main once its audits pass. "
     "The main commit is the data version, so unchanged data never retrains.",
-    check_specs=[dg.AssetCheckSpec(name, asset=DATASET_SNAPSHOT, blocking=True) for name in AUDITS],
+    check_specs=[
+        dg.AssetCheckSpec(name, asset=DATASET_SNAPSHOT, blocking=True, description=AUDIT_DESCRIPTIONS[name])
+        for name in AUDITS
+    ],
 )
 def dataset_snapshot(
     context: dg.AssetExecutionContext,

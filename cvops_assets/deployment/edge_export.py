@@ -9,6 +9,7 @@ import dagster as dg
 import numpy as np
 from pydantic import Field
 
+from cvops import __version__ as CODE_VERSION
 from cvops.model.preprocess import Preprocessing
 from cvops.model.store import ModelRef
 from cvops.refs import ExportRef, LabelsRef, ReportRef
@@ -42,12 +43,23 @@ class EdgeExportConfig(dg.Config):
     dagster_type=ref_type(ExportRef),
     kinds={"onnx", "openvino"},
     owners=[OWNER],
-    code_version="1",
+    code_version=CODE_VERSION,
     description="The blessed champion for the edge: ONNX (parity-gated), INT8 (accuracy-gated), OpenVINO IR, "
     "a Triton model repository, a latency table and a model card.",
     check_specs=[
-        dg.AssetCheckSpec(ONNX_PARITY, asset=EDGE_EXPORT, blocking=True),
-        dg.AssetCheckSpec(OPENVINO_PARITY, asset=EDGE_EXPORT, blocking=True),
+        dg.AssetCheckSpec(
+            ONNX_PARITY,
+            asset=EDGE_EXPORT,
+            blocking=True,
+            description="ONNX Runtime agrees with PyTorch on held-out images: largest |logit difference| within "
+            "`max_abs_logit_diff` and the same top-1 class. A failure publishes nothing.",
+        ),
+        dg.AssetCheckSpec(
+            OPENVINO_PARITY,
+            asset=EDGE_EXPORT,
+            blocking=True,
+            description="The OpenVINO IR agrees with PyTorch on the same images and tolerance.",
+        ),
     ],
 )
 def edge_export(

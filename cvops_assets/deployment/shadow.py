@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from cvops import __version__ as CODE_VERSION
 from cvops.refs import ExportRef, ReportRef
 from cvops_assets.constants import OWNER, SHADOW_REPORT
 from resources.artifact_resource import ArtifactStoreResource
@@ -15,10 +16,17 @@ SHADOW_PROMOTION = "shadow_promotion"
     name=SHADOW_REPORT,
     kinds={"python", "sqlite"},
     owners=[OWNER],
-    code_version="1",
+    code_version=CODE_VERSION,
     description="Agreement of the challenger export with the champion on shadowed requests, disagreements by "
     "class pair, confidence and latency; promotes the challenger once it is blessed and agreed often enough.",
-    check_specs=[dg.AssetCheckSpec(SHADOW_PROMOTION, asset=SHADOW_REPORT)],
+    check_specs=[
+        dg.AssetCheckSpec(
+            SHADOW_PROMOTION,
+            asset=SHADOW_REPORT,
+            description="The shadowed challenger is blessed and agrees with the champion on enough requests "
+            "to be promoted.",
+        )
+    ],
 )
 def shadow_report(
     context: dg.AssetExecutionContext,

@@ -8,17 +8,17 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from cvops import __version__ as CODE_VERSION
 from cvops.model.store import ModelRef
 from cvops.refs import LabelsRef, ReportRef
 from cvops.storage.artifacts import LocalArtifactStore
 from cvops.viz import png_data_uri_markdown
 from cvops_assets.constants import OWNER, TRAINED_MODEL, VALIDATION_REPORT
+from cvops_assets.metadata import readable
 from cvops_assets.types import ref_type
 from resources.artifact_resource import ArtifactStoreResource
 from resources.version_store import VersionStoreResource
 
-# Bump when the training or evaluation code changes what a materialization produces.
-TRAINING_CODE_VERSION = "1"
 MODEL_BLESSED = "model_blessed"
 
 
@@ -48,7 +48,7 @@ class TrainedModelConfig(dg.Config):
     dagster_type=ref_type(ModelRef),
     kinds={"pytorch", "lightning"},
     owners=[OWNER],
-    code_version=TRAINING_CODE_VERSION,
+    code_version=CODE_VERSION,
     description="The surface classifier trained with Lightning on the train split; stored once by sha256 as "
     "safetensors plus a sidecar with its architecture, preprocessing and lineage.",
 )
@@ -60,7 +60,7 @@ def trained_model(
     artifact_store: ArtifactStoreResource,
 ) -> dg.MaterializeResult:
     from cvops.evaluation.blessing import current_champion
-    from cvops.evaluation.plots import training_curves_png
+    from cvops.evaluation.plots import training_curves_png, training_curves_table
     from cvops.labels.dataset import read_label_table
     from cvops.model.data import load_split_arrays
     from cvops.model.preprocess import Preprocessing
@@ -85,7 +85,7 @@ def trained_model(
         "data_commit": labels.snapshot_commit,
         "labels_commit": labels.labels_commit,
         "labels_version": labels.table_sha256,
-        "code_version": TRAINING_CODE_VERSION,
+        "code_version": CODE_VERSION,
         "fine_tuned_from": champion.sha256 if champion else None,
     }
     checkpoint_dir = artifacts.root / "checkpoints" / checkpoint_key(train_config, labels.classes, lineage)
@@ -99,27 +99,30 @@ def trained_model(
         )
 
     trained = train(train_config, splits, labels.classes, checkpoint_dir, lineage, log_progress)
-    ref = save_model(artifacts, trained, code_version=TRAINING_CODE_VERSION)
+    ref = save_model(artifacts, trained, code_version=CODE_VERSION)
     history = [vars(row) for row in trained.history]
     return dg.MaterializeResult(
         value=ref,
         data_version=dg.DataVersion(ref.sha256),
-        metadata={
-            "model_sha256": dg.MetadataValue.text(ref.sha256),
-            "data_commit": dg.MetadataValue.text(labels.snapshot_commit),
-            "labels_commit": dg.MetadataValue.text(labels.labels_commit),
-            "labels_version": dg.MetadataValue.text(labels.table_sha256),
-            "code_version": dg.MetadataValue.text(TRAINING_CODE_VERSION),
-            "weights_uri": dg.MetadataValue.text(ref.weights.uri),
-            "classes": dg.MetadataValue.json(list(ref.classes)),
-            "train_config": dg.MetadataValue.json(train_config.to_dict()),
-            "fine_tuned_from": dg.MetadataValue.text(lineage["fine_tuned_from"] or "none"),
-            "reused_checkpoint": dg.MetadataValue.bool(reused),
-            **{key: value for key, value in trained.metrics().items()},
-            "training_curves": dg.MetadataValue.md(
-                png_data_uri_markdown(training_curves_png(history), "loss and accuracy per epoch")
-            ),
-        },
+        metadata=readable(
+            {
+                "model_sha256": ref.sha256,
+                "data_commit": labels.snapshot_commit,
+                "labels_commit": labels.labels_commit,
+                "labels_version": labels.table_sha256,
+                "code_version": CODE_VERSION,
+                "weights_uri": ref.weights.uri,
+                "classes": dg.MetadataValue.json(list(ref.classes)),
+                "train_config": dg.MetadataValue.json(train_config.to_dict()),
+                "fine_tuned_from": lineage["fine_tuned_from"],
+                "reused_checkpoint": reused,
+                **trained.metrics(),
+                "training_curves": training_curves_table(history),
+                "training_curves_plot": dg.MetadataValue.md(
+                    png_data_uri_markdown(training_curves_png(history), "loss and accuracy per epoch")
+                ),
+            }
+        ),
     )
 
 
@@ -135,10 +138,19 @@ class BlessingConfig(dg.Config):
     dagster_type=ref_type(ReportRef),
     kinds={"pytorch", "html"},
     owners=[OWNER],
-    code_version=TRAINING_CODE_VERSION,
+    code_version=CODE_VERSION,
     description="The model on the test split: accuracy, per-class metrics, confusion matrix, calibration, "
     "slices, worst examples with saliency; the champion evaluated on the same split; the blessing.",
-    check_specs=[dg.AssetCheckSpec(MODEL_BLESSED, asset=VALIDATION_REPORT, blocking=True)],
+    check_specs=[
+        dg.AssetCheckSpec(
+            MODEL_BLESSED,
+            asset=VALIDATION_REPORT,
+            blocking=True,
+            description="The challenger reaches `accuracy_floor` on the test split and, once there is a champion, "
+            "falls at most `tolerance` below it on the same split. A failure leaves the champion and its export "
+            "unchanged and stops the export.",
+        )
+    ],
 )
 def validation_report(
     context: dg.AssetExecutionContext,
@@ -148,7 +160,7 @@ def validation_report(
     version_store: VersionStoreResource,
     artifact_store: ArtifactStoreResource,
 ) -> dg.MaterializeResult:
-    from cvops.evaluation.blessing import bless, current_champion, promote
+    from cvops.evaluation.blessing import bless, current_champion, promote, withheld_message
     from cvops.evaluation.html import render_report_html
     from cvops.evaluation.plots import report_plots
     from cvops.evaluation.report import evaluate
@@ -186,6 +198,10 @@ def validation_report(
             model_ref,
             {"run_id": context.run.run_id, "accuracy": result.accuracy, "reason": decision.reason},
         )
+    check_description = decision.reason
+    if not decision.blessed:
+        check_description = withheld_message(decision, champion.sha256 if champion else None)
+        context.log.error(check_description)
     ref = ReportRef(
         model_sha256=model_ref.sha256,
         report_json=artifacts.put_bytes(result.to_json().encode(), ".json"),
@@ -201,25 +217,31 @@ def validation_report(
             dg.AssetCheckResult(
                 check_name=MODEL_BLESSED,
                 passed=decision.blessed,
-                description=decision.reason,
-                metadata={
-                    "challenger_accuracy": result.accuracy,
-                    "champion_accuracy": champion_accuracy if champion_accuracy is not None else "none",
-                    "accuracy_floor": config.accuracy_floor,
-                    "tolerance": config.tolerance,
-                },
+                description=check_description,
+                metadata=readable(
+                    {
+                        "challenger_accuracy": result.accuracy,
+                        "champion_accuracy": champion_accuracy,
+                        "accuracy_floor": config.accuracy_floor,
+                        "tolerance": config.tolerance,
+                    }
+                ),
             )
         ],
-        metadata={
-            **result.metadata(),
-            "model_sha256": dg.MetadataValue.text(model_ref.sha256),
-            "data_commit": dg.MetadataValue.text(labels.snapshot_commit),
-            "champion_accuracy": champion_accuracy if champion_accuracy is not None else "none",
-            "blessed": decision.blessed,
-            "blessing_reason": decision.reason,
-            "report_html": dg.MetadataValue.path(str(artifacts.path_of(ref.report_html))),
-            **{name: dg.MetadataValue.md(png_data_uri_markdown(png, name)) for name, png in plots.items()},
-        },
+        metadata=readable(
+            {
+                **result.metadata(),
+                "model_sha256": model_ref.sha256,
+                "data_commit": labels.snapshot_commit,
+                "champion_accuracy": champion_accuracy,
+                "blessed": decision.blessed,
+                "blessing_reason": check_description,
+                "report_html": dg.MetadataValue.path(str(artifacts.path_of(ref.report_html))),
+                **{
+                    name: dg.MetadataValue.md(png_data_uri_markdown(png, name)) for name, png in plots.items()
+                },
+            }
+        ),
     )
 
 

@@ -6,7 +6,8 @@ from typing import Any
 import dagster as dg
 
 from cvops.datagen import write_dataset
-from cvops_assets.dataset.labels import LABEL_CHECKS, label_review_queue, labels
+from cvops.labels.quality import CHECK_NAMES
+from cvops_assets.dataset.labels import label_review_queue, labels
 from cvops_assets.dataset.snapshot import dataset_snapshot
 from cvops_assets.ingest.raw_images import raw_images
 
@@ -33,7 +34,7 @@ def test_first_ingest_publishes_and_labels_every_image(resources: dict[str, Any]
     assert sum(label_meta["split_sizes"].values()) == 80
     assert set(label_meta["split_sizes"]) == {"train", "val", "test"}
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert all(checks[name] for name in LABEL_CHECKS)
+    assert all(checks[name] for name in CHECK_NAMES)
     store = resources["version_store"].store()
     assert store.resolve("main") == label_meta["labels_commit"]
     assert store.log("main", limit=1)[0].message == "publish labels"

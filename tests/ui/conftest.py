@@ -20,7 +20,7 @@ import pytest
 from lifecycle_instance import LifecycleInstance
 
 from cvops.datagen import write_dataset
-from cvops_assets.constants import DATASET_SNAPSHOT, META_DATA_COMMIT, TRAINED_MODEL
+from cvops_assets.constants import DATASET_SNAPSHOT, META_DATA_COMMIT, TRAINED_MODEL, VALIDATION_REPORT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT_DIR = REPO_ROOT / "test-artifacts" / "ui"
@@ -67,8 +67,11 @@ def lifecycle_instance(tmp_path_factory: pytest.TempPathFactory) -> LifecycleIns
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         snapshot = _latest_metadata(instance, DATASET_SNAPSHOT)
         model = _latest_metadata(instance, TRAINED_MODEL)
+        report = _latest_metadata(instance, VALIDATION_REPORT)
     assert model[META_DATA_COMMIT] == snapshot[META_DATA_COMMIT]
-    return LifecycleInstance(env=env, data_commit=snapshot[META_DATA_COMMIT], model_metadata=model)
+    return LifecycleInstance(
+        env=env, data_commit=snapshot[META_DATA_COMMIT], model_metadata=model, report_metadata=report
+    )
 
 
 def _latest_metadata(instance: dg.DagsterInstance, asset: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ class LifecycleInstance:
     env: dict[str, str]
     data_commit: str
     model_metadata: dict[str, Any]
+    report_metadata: dict[str, Any]
 
 
 def main() -> int:

@@ -101,7 +101,7 @@ def test_trained_model_page_shows_data_commit_and_metrics(
     page.get_by_text("data_commit", exact=True).wait_for(state="visible")
     page.get_by_text(metadata["model_sha256"], exact=True).wait_for(state="visible")
     page.screenshot(path=str(screenshot_dir / "trained_model.png"))
-    val_accuracy = page.get_by_text(str(metadata["val_accuracy"]), exact=True)
+    val_accuracy = page.get_by_text(str(metadata["val_accuracy"]), exact=True).first
     val_accuracy.scroll_into_view_if_needed()
     val_accuracy.wait_for(state="visible")
     page.get_by_text("val_accuracy", exact=True).wait_for(state="visible")
@@ -120,3 +120,39 @@ def test_asset_checks_and_drift_sensor_are_listed(page: Any, screenshot_dir: Pat
     for sensor in ("drift_sensor", "new_images_sensor", "production_window_sensor"):
         page.get_by_text(sensor, exact=True).first.wait_for(state="visible")
     page.screenshot(path=str(screenshot_dir / "automation.png"))
+
+
+def test_validation_report_shows_tables_rounded_numbers_and_curves(
+    page: Any, lifecycle_instance: LifecycleInstance, screenshot_dir: Path
+) -> None:
+    page.goto("/assets/validation_report")
+    for table, header in (
+        ("per_class_table", "precision"),
+        ("confusion_matrix_table", "true \\ predicted"),
+        ("slices_table", "property"),
+    ):
+        page.get_by_text(table, exact=True).first.wait_for(state="visible")
+        page.locator("th", has_text=header).first.wait_for(state="visible")
+    page.screenshot(path=str(screenshot_dir / "validation_report.png"), full_page=True)
+    body = page.inner_text("body")
+    assert "| class |" not in body and "|---" not in body
+    accuracy = lifecycle_instance.report_metadata["accuracy"]
+    assert len(repr(accuracy)) <= len("0.1234"), accuracy
+    page.get_by_text(str(accuracy), exact=True).first.wait_for(state="visible")
+
+    page.goto("/assets/trained_model")
+    page.get_by_text("training_curves", exact=True).first.wait_for(state="visible")
+    page.locator("td", has_text="val loss").first.wait_for(state="visible")
+    page.screenshot(path=str(screenshot_dir / "trained_model_curves.png"), full_page=True)
+
+
+def test_checks_explain_themselves(page: Any, screenshot_dir: Path) -> None:
+    page.goto("/assets/validation_report?view=checks")
+    page.get_by_text("This is a blocking asset check.", exact=False).first.wait_for(state="visible")
+    page.get_by_text("The challenger reaches", exact=False).first.wait_for(state="visible")
+    page.goto("/assets/labels?view=checks")
+    page.get_by_text("no_split_leakage", exact=True).first.click()
+    page.get_by_text("No image (same bytes) is in more than one split.", exact=False).first.wait_for(
+        state="visible"
+    )
+    page.screenshot(path=str(screenshot_dir / "labels_checks.png"))
