@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from cvops.errors import QualityInputError
+from cvops.labels.fingerprint_cache import FingerprintCache
 from cvops.labels.neardup import DEFAULT_MAX_CANDIDATES_PER_PROBE, NearestMatches, nearest_near_duplicates
 from cvops.labels.phash import THUMBNAIL_SIZE, HashMethod, ImageFingerprint, fingerprint_bytes
 from cvops.labels.table import LABEL_SOURCES, SPLITS, TABLE_COLUMNS
@@ -283,13 +284,25 @@ def check_no_split_leakage(
 
 
 def compute_fingerprints(
-    table: pd.DataFrame, read_bytes: Callable[[str], bytes], method: HashMethod = "phash"
+    table: pd.DataFrame,
+    read_bytes: Callable[[str], bytes],
+    method: HashMethod = "phash",
+    cache: FingerprintCache | None = None,
 ) -> dict[str, ImageFingerprint]:
-    """{image_key: perceptual hash and pixel thumbnail} for every row, reading each image once by its `path`."""
-    return {
-        key: fingerprint_bytes(read_bytes(path), method)
-        for key, path in zip(table["image_key"], table["path"], strict=True)
-    }
+    """{image_key: perceptual hash and pixel thumbnail} for every row, reading each image once by its `path`.
+
+    With a `cache`, rows whose `sha256` it holds are not read; the new fingerprints are added to it.
+    """
+    cached = cache.get_many(table["sha256"], method) if cache else {}
+    computed: dict[str, ImageFingerprint] = {}
+    fingerprints = {}
+    for key, path, sha256 in zip(table["image_key"], table["path"], table["sha256"], strict=True):
+        if sha256 not in cached and sha256 not in computed:
+            computed[sha256] = fingerprint_bytes(read_bytes(path), method)
+        fingerprints[key] = cached.get(sha256) or computed[sha256]
+    if cache and computed:
+        cache.put_many(computed, method)
+    return fingerprints
 
 
 def check_no_near_duplicate_leakage(

@@ -188,6 +188,7 @@ def labels(
     labelling: LabellingResource,
 ) -> dg.MaterializeResult:
     from cvops.labels.active import complete_labels
+    from cvops.labels.fingerprint_cache import FingerprintCache
     from cvops.labels.quality import QualityConfig, compute_fingerprints, run_label_checks
 
     store = version_store.store()
@@ -218,7 +219,9 @@ def labels(
         near_duplicate_max_pixel_difference=config.near_duplicate_max_pixel_difference,
     )
     results = run_label_checks(
-        table, quality, compute_fingerprints(table, lambda path: store.read(commit, path))
+        table,
+        quality,
+        compute_fingerprints(table, lambda path: store.read(commit, path), cache=FingerprintCache()),
     )
     version = label_table_version(table)
     labels_commit = (
