@@ -77,6 +77,7 @@ class QualityConfig:
     near_duplicate_max_distance: int = DEFAULT_NEAR_DUPLICATE_MAX_DISTANCE
     near_duplicate_max_pixel_difference: float = DEFAULT_NEAR_DUPLICATE_MAX_PIXEL_DIFFERENCE
     near_duplicate_max_candidates: int = DEFAULT_MAX_CANDIDATES_PER_PROBE
+    near_duplicate_max_leak_fraction: float = 0.0
     near_duplicate_splits: tuple[str, str] = ("train", "test")
     max_examples: int = DEFAULT_MAX_EXAMPLES
 
@@ -312,6 +313,7 @@ def check_no_near_duplicate_leakage(
     max_distance: int = DEFAULT_NEAR_DUPLICATE_MAX_DISTANCE,
     max_pixel_difference: float = DEFAULT_NEAR_DUPLICATE_MAX_PIXEL_DIFFERENCE,
     max_candidates: int = DEFAULT_MAX_CANDIDATES_PER_PROBE,
+    max_leak_fraction: float = 0.0,
     splits: tuple[str, str] = ("train", "test"),
     runner: ExpectationRunner | None = None,
     max_examples: int = DEFAULT_MAX_EXAMPLES,
@@ -325,6 +327,10 @@ def check_no_near_duplicate_leakage(
     needs a fingerprint (`compute_fingerprints`); with either split empty the check passes with
     `num_compared_pairs` 0.
     """
+    if not 0.0 <= max_leak_fraction < 1.0:
+        raise QualityInputError(
+            f"Near-duplicate check: max_leak_fraction must be in [0, 1), got {max_leak_fraction}."
+        )
     runner = runner or ExpectationRunner()
     gxe = runner.expectations()
     reference = table[table["split"] == splits[0]]
@@ -343,7 +349,10 @@ def check_no_near_duplicate_leakage(
         frame,
         [
             gxe.ExpectColumnValuesToBeBetween(
-                column=columns.pixel_difference, min_value=max_pixel_difference, strict_min=True
+                column=columns.pixel_difference,
+                min_value=max_pixel_difference,
+                strict_min=True,
+                mostly=1.0 - max_leak_fraction,
             )
         ],
         ["image_key", columns.nearest_key, columns.hamming, columns.pixel_difference],
@@ -365,6 +374,7 @@ def check_no_near_duplicate_leakage(
             "num_compared_pairs": len(reference) * len(probe),
             "num_candidate_pairs": matches.num_candidate_pairs,
             "max_candidates_per_probe": max_candidates,
+            "max_leak_fraction": max_leak_fraction,
             "num_pixel_compared_pairs": matches.num_compared_pairs,
         },
     )
@@ -557,6 +567,7 @@ def run_label_checks(
             max_distance=config.near_duplicate_max_distance,
             max_pixel_difference=config.near_duplicate_max_pixel_difference,
             max_candidates=config.near_duplicate_max_candidates,
+            max_leak_fraction=config.near_duplicate_max_leak_fraction,
             splits=config.near_duplicate_splits,
             runner=runner,
             max_examples=n,
