@@ -2,13 +2,11 @@
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 
 from cvops.drift.policy import DRIFT_SCORE_KEY, DRIFT_STATUS_KEY, SCORE_THRESHOLD_KEY, WINDOW_SIZE_KEY
-from cvops.drift.windows import feature_sidecar_files, window_files, window_names
-from cvops.io_utils import sha256_bytes
+from cvops.drift.window_scan import DEFAULT_RETENTION_DAYS, WindowState, scan_windows
 from cvops_assets.constants import (
     DRIFT_PROFILE,
     PRODUCTION_WINDOWS,
@@ -26,7 +24,11 @@ PRODUCTION_WINDOW_SENSOR = "production_window_sensor"
 MAX_PROFILES_PER_TICK = 100
 
 
-def build_production_window_sensor(job_name: str) -> dg.SensorDefinition:
+def build_production_window_sensor(
+    job_name: str, retention_days: float | None = DEFAULT_RETENTION_DAYS
+) -> dg.SensorDefinition:
+    """`retention_days`: windows quiet for longer move to `<production root>/.archive/`; None keeps them all."""
+
     @dg.sensor(
         name=PRODUCTION_WINDOW_SENSOR,
         job_name=job_name,
@@ -37,15 +39,23 @@ def build_production_window_sensor(job_name: str) -> dg.SensorDefinition:
     def production_window_sensor(
         context: dg.SensorEvaluationContext, landing: LandingResource
     ) -> dg.SensorResult:
-        seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+        raw = json.loads(context.cursor) if context.cursor else {}
+        seen = {name: WindowState.from_json(value) for name, value in raw.items()}
         root = landing.production_root()
-        current = {name: _window_fingerprint(root / name) for name in window_names(root)}
-        changed = sorted(name for name, digest in current.items() if seen.get(name) != digest)
+        scan = scan_windows(root, seen, retention_days=retention_days)
+        current = {name: state.digest for name, state in scan.windows.items()}
+        changed = scan.changed
+        cursor = json.dumps({name: state.to_json() for name, state in scan.windows.items()}, sort_keys=True)
+        if scan.archived:
+            context.log.info(
+                f"Archived {len(scan.archived)} window(s) older than {retention_days} days: {scan.archived}"
+            )
         if not changed:
             return dg.SensorResult(
                 skip_reason=dg.SkipReason(
                     f"no new or changed production windows in {root} ({len(current)} known)"
-                )
+                ),
+                cursor=cursor,
             )
         known = set(context.instance.get_dynamic_partitions(PRODUCTION_WINDOWS))
         new = [name for name in changed if name not in known]
@@ -59,19 +69,10 @@ def build_production_window_sensor(job_name: str) -> dg.SensorDefinition:
             ]
             if new
             else None,
-            cursor=json.dumps(current, sort_keys=True),
+            cursor=cursor,
         )
 
     return production_window_sensor
-
-
-def _window_fingerprint(folder: Path) -> str:
-    """Changes when a window's images or feature sidecars are added, removed or rewritten (name, size, mtime)."""
-    listing = []
-    for name in sorted(window_files(folder) + feature_sidecar_files(folder)):
-        stat = (folder / name).stat()
-        listing.append(f"{name}\t{stat.st_size}\t{stat.st_mtime_ns}")
-    return sha256_bytes("\n".join(listing).encode())[:16]
 
 
 def build_drift_sensor(job_name: str) -> dg.SensorDefinition:

@@ -18,13 +18,9 @@ import numpy as np
 import pandas as pd
 
 from cvops.errors import QualityInputError
-from cvops.labels.phash import (
-    HashMethod,
-    ImageFingerprint,
-    fingerprint_bytes,
-    hamming_matrix,
-    pixel_rms_differences,
-)
+from cvops.labels.fingerprint_cache import FingerprintCache
+from cvops.labels.neardup import DEFAULT_MAX_CANDIDATES_PER_PROBE, NearestMatches, nearest_near_duplicates
+from cvops.labels.phash import THUMBNAIL_SIZE, HashMethod, ImageFingerprint, fingerprint_bytes
 from cvops.labels.table import LABEL_SOURCES, SPLITS, TABLE_COLUMNS
 
 LABEL_SCHEMA = "label_schema_valid"
@@ -91,6 +87,8 @@ class QualityConfig:
     channels: int = 3
     near_duplicate_max_distance: int = DEFAULT_NEAR_DUPLICATE_MAX_DISTANCE
     near_duplicate_max_pixel_difference: float = DEFAULT_NEAR_DUPLICATE_MAX_PIXEL_DIFFERENCE
+    near_duplicate_max_candidates: int = DEFAULT_MAX_CANDIDATES_PER_PROBE
+    near_duplicate_max_leak_fraction: float = 0.0
     near_duplicate_splits: tuple[str, str] = ("train", "test")
     max_examples: int = DEFAULT_MAX_EXAMPLES
 
@@ -298,13 +296,25 @@ def check_no_split_leakage(
 
 
 def compute_fingerprints(
-    table: pd.DataFrame, read_bytes: Callable[[str], bytes], method: HashMethod = "phash"
+    table: pd.DataFrame,
+    read_bytes: Callable[[str], bytes],
+    method: HashMethod = "phash",
+    cache: FingerprintCache | None = None,
 ) -> dict[str, ImageFingerprint]:
-    """{image_key: perceptual hash and pixel thumbnail} for every row, reading each image once by its `path`."""
-    return {
-        key: fingerprint_bytes(read_bytes(path), method)
-        for key, path in zip(table["image_key"], table["path"], strict=True)
-    }
+    """{image_key: perceptual hash and pixel thumbnail} for every row, reading each image once by its `path`.
+
+    With a `cache`, rows whose `sha256` it holds are not read; the new fingerprints are added to it.
+    """
+    cached = cache.get_many(table["sha256"], method) if cache else {}
+    computed: dict[str, ImageFingerprint] = {}
+    fingerprints = {}
+    for key, path, sha256 in zip(table["image_key"], table["path"], table["sha256"], strict=True):
+        if sha256 not in cached and sha256 not in computed:
+            computed[sha256] = fingerprint_bytes(read_bytes(path), method)
+        fingerprints[key] = cached.get(sha256) or computed[sha256]
+    if cache and computed:
+        cache.put_many(computed, method)
+    return fingerprints
 
 
 def check_no_near_duplicate_leakage(
@@ -313,6 +323,8 @@ def check_no_near_duplicate_leakage(
     *,
     max_distance: int = DEFAULT_NEAR_DUPLICATE_MAX_DISTANCE,
     max_pixel_difference: float = DEFAULT_NEAR_DUPLICATE_MAX_PIXEL_DIFFERENCE,
+    max_candidates: int = DEFAULT_MAX_CANDIDATES_PER_PROBE,
+    max_leak_fraction: float = 0.0,
     splits: tuple[str, str] = ("train", "test"),
     runner: ExpectationRunner | None = None,
     max_examples: int = DEFAULT_MAX_EXAMPLES,
@@ -321,11 +333,15 @@ def check_no_near_duplicate_leakage(
 
     A pair is a candidate when its hashes are within `max_distance` bits (Hamming) and a near-duplicate when,
     in addition, its thumbnails' `pixel_rms_differences` (gray levels, brightness and contrast matched) is at
-    most `max_pixel_difference`. Each probe row reports its nearest candidate by pixel difference (null when
-    it has none); GE flags the rows whose difference is within the threshold. Every row of the two splits
+    most `max_pixel_difference`. Each probe row reports, among its `max_candidates` Hamming-nearest candidates
+    (`cvops/labels/neardup.py`, memory linear in the rows), the nearest by pixel difference (null when it has none); GE flags the rows whose difference is within the threshold. Every row of the two splits
     needs a fingerprint (`compute_fingerprints`); with either split empty the check passes with
     `num_compared_pairs` 0.
     """
+    if not 0.0 <= max_leak_fraction < 1.0:
+        raise QualityInputError(
+            f"Near-duplicate check: max_leak_fraction must be in [0, 1), got {max_leak_fraction}."
+        )
     runner = runner or ExpectationRunner()
     gxe = runner.expectations()
     reference = table[table["split"] == splits[0]]
@@ -336,13 +352,18 @@ def check_no_near_duplicate_leakage(
             f"Near-duplicate check: {len(missing)} image(s) have no fingerprint, e.g. {missing[:5]}; "
             "compute them for every row with compute_fingerprints(table, read_bytes)."
         )
-    frame, num_candidate_pairs = _nearest_candidates(reference, probe, fingerprints, max_distance, splits[0])
+    frame, matches = _nearest_candidates(
+        reference, probe, fingerprints, max_distance, max_candidates, splits[0]
+    )
     columns = _near_duplicate_columns(splits[0])
     outcomes = runner.validate(
         frame,
         [
             gxe.ExpectColumnValuesToBeBetween(
-                column=columns.pixel_difference, min_value=max_pixel_difference, strict_min=True
+                column=columns.pixel_difference,
+                min_value=max_pixel_difference,
+                strict_min=True,
+                mostly=1.0 - max_leak_fraction,
             )
         ],
         ["image_key", columns.nearest_key, columns.hamming, columns.pixel_difference],
@@ -362,7 +383,10 @@ def check_no_near_duplicate_leakage(
             "max_pixel_rms_difference_gray_levels": max_pixel_difference,
             "compared_splits": list(splits),
             "num_compared_pairs": len(reference) * len(probe),
-            "num_candidate_pairs": num_candidate_pairs,
+            "num_candidate_pairs": matches.num_candidate_pairs,
+            "max_candidates_per_probe": max_candidates,
+            "max_leak_fraction": max_leak_fraction,
+            "num_pixel_compared_pairs": matches.num_compared_pairs,
         },
     )
 
@@ -387,33 +411,30 @@ def _nearest_candidates(
     probe: pd.DataFrame,
     fingerprints: Mapping[str, ImageFingerprint],
     max_distance: int,
+    max_candidates: int,
     reference_split: str,
-) -> tuple[pd.DataFrame, int]:
-    """Per probe row, the hash candidate with the smallest pixel difference; and the number of candidates."""
+) -> tuple[pd.DataFrame, NearestMatches]:
+    """Per probe row, the capped hash candidate with the smallest pixel difference; and the match counts."""
     columns = _near_duplicate_columns(reference_split)
     probe_keys = probe["image_key"].to_numpy()
     reference_keys = reference["image_key"].to_numpy()
     nearest_key = np.full(len(probe), None, dtype=object)
     hamming = pd.array([None] * len(probe), dtype="Int64")
     pixel_difference = np.full(len(probe), np.nan)
-    num_candidates = 0
-    if len(probe) and len(reference):
-        distances = hamming_matrix(
-            [fingerprints[k].hash for k in probe_keys], [fingerprints[k].hash for k in reference_keys]
-        )
-        probe_index, reference_index = np.nonzero(distances <= max_distance)
-        num_candidates = len(probe_index)
-        probe_thumbnails = np.stack([fingerprints[k].thumbnail for k in probe_keys])
-        reference_thumbnails = np.stack([fingerprints[k].thumbnail for k in reference_keys])
-        differences = pixel_rms_differences(
-            probe_thumbnails[probe_index], reference_thumbnails[reference_index]
-        )
-        order = np.lexsort((differences, probe_index))
-        rows, first = np.unique(probe_index[order], return_index=True)
-        best = order[first]
-        nearest_key[rows] = reference_keys[reference_index[best]]
-        hamming[rows] = distances[rows, reference_index[best]]
-        pixel_difference[rows] = np.round(differences[best], PIXEL_DIFFERENCE_DECIMALS)
+    matches = nearest_near_duplicates(
+        np.fromiter((fingerprints[k].hash for k in probe_keys), dtype=np.uint64, count=len(probe_keys)),
+        _thumbnail_stack(fingerprints, probe_keys),
+        np.fromiter(
+            (fingerprints[k].hash for k in reference_keys), dtype=np.uint64, count=len(reference_keys)
+        ),
+        _thumbnail_stack(fingerprints, reference_keys),
+        max_distance=max_distance,
+        max_candidates=max_candidates,
+    )
+    rows = np.flatnonzero(matches.reference_index >= 0)
+    nearest_key[rows] = reference_keys[matches.reference_index[rows]]
+    hamming[rows] = matches.hamming[rows]
+    pixel_difference[rows] = np.round(matches.pixel_difference[rows], PIXEL_DIFFERENCE_DECIMALS)
     frame = pd.DataFrame(
         {
             "image_key": pd.Series(probe_keys, dtype=object),
@@ -422,7 +443,13 @@ def _nearest_candidates(
             columns.pixel_difference: pixel_difference,
         }
     )
-    return frame, num_candidates
+    return frame, matches
+
+
+def _thumbnail_stack(fingerprints: Mapping[str, ImageFingerprint], keys: np.ndarray) -> np.ndarray:
+    if not len(keys):
+        return np.zeros((0, THUMBNAIL_SIZE * THUMBNAIL_SIZE), dtype=np.float32)
+    return np.stack([fingerprints[k].thumbnail for k in keys])
 
 
 def _class_counts(table: pd.DataFrame, classes: Sequence[str]) -> pd.DataFrame:
@@ -550,6 +577,8 @@ def run_label_checks(
             fingerprints,
             max_distance=config.near_duplicate_max_distance,
             max_pixel_difference=config.near_duplicate_max_pixel_difference,
+            max_candidates=config.near_duplicate_max_candidates,
+            max_leak_fraction=config.near_duplicate_max_leak_fraction,
             splits=config.near_duplicate_splits,
             runner=runner,
             max_examples=n,

@@ -159,6 +159,19 @@ class LabelsConfig(dg.Config):
         description="Quality gate: RMS gray-level difference (after brightness/contrast matching) that confirms "
         "a candidate pair as near-duplicates.",
     )
+    near_duplicate_max_candidates: int = Field(
+        default=256,
+        description="Quality gate: per test image, how many Hamming-nearest train candidates are pixel-compared "
+        "(bounds the gate's memory and time on large, self-similar data sets).",
+    )
+    near_duplicate_max_leak_fraction: float = Field(
+        default=0.0,
+        description="Quality gate: largest fraction of test images allowed to be near-duplicates of train images "
+        "(0: any leak fails).",
+    )
+    min_image_side: int = Field(default=8, description="Quality gate: smallest width and height, px.")
+    max_image_side: int = Field(default=4096, description="Quality gate: largest width and height, px.")
+    channels: int = Field(default=3, description="Quality gate: the channels every image must have.")
 
 
 @dg.asset(
@@ -184,6 +197,7 @@ def labels(
     labelling: LabellingResource,
 ) -> dg.MaterializeResult:
     from cvops.labels.active import complete_labels
+    from cvops.labels.fingerprint_cache import FingerprintCache
     from cvops.labels.quality import QualityConfig, compute_fingerprints, run_label_checks
 
     store = version_store.store()
@@ -212,9 +226,16 @@ def labels(
         max_class_ratio=config.max_class_ratio,
         near_duplicate_max_distance=config.near_duplicate_max_distance,
         near_duplicate_max_pixel_difference=config.near_duplicate_max_pixel_difference,
+        near_duplicate_max_candidates=config.near_duplicate_max_candidates,
+        near_duplicate_max_leak_fraction=config.near_duplicate_max_leak_fraction,
+        width_range=(config.min_image_side, config.max_image_side),
+        height_range=(config.min_image_side, config.max_image_side),
+        channels=config.channels,
     )
     results = run_label_checks(
-        table, quality, compute_fingerprints(table, lambda path: store.read(commit, path))
+        table,
+        quality,
+        compute_fingerprints(table, lambda path: store.read(commit, path), cache=FingerprintCache()),
     )
     version = label_table_version(table)
     labels_commit = (
