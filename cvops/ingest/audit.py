@@ -80,9 +80,11 @@ def _not_rgb_png(store: VersionStore, ref: str, paths: list[str]) -> list[str]:
 
 
 def _manifest_mismatches(objects: list, changed: set[str] | None, expected: IngestReport) -> list[str]:
-    """Reported images missing at `ref` or with other bytes, plus branch changes the report does not explain."""
+    """Reported images missing at `ref` or with other bytes, reported removals still there, plus branch changes
+    the report does not explain."""
     at_ref = {o.path: o.sha256 for o in objects}
     reported = expected.stored_paths
     mismatched = [path for path, digest in reported.items() if at_ref.get(path) != digest]
+    not_removed = [path for path in expected.removed_paths if path in at_ref]
     unexplained = sorted(changed - reported.keys()) if changed is not None else []
-    return mismatched + unexplained
+    return mismatched + not_removed + unexplained

@@ -69,6 +69,8 @@ class IngestReport:
     hashed: int = 0
     seconds: float = 0.0
     state_rows: list[StateRow] = field(default_factory=list)
+    removed_paths: list[str] = field(default_factory=list)
+    forgotten_relpaths: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         """Files per outcome, with one `rejected_<reason>` entry per rejection reason seen."""
@@ -106,6 +108,8 @@ def report_from_json(text: str) -> IngestReport:
         hashed=data["hashed"],
         seconds=data["seconds"],
         state_rows=[StateRow(**row) for row in data["state_rows"]],
+        removed_paths=data.get("removed_paths", []),
+        forgotten_relpaths=data.get("forgotten_relpaths", []),
     )
 
 
@@ -127,6 +131,7 @@ def ingest_to_branch(
     quarantine = quarantine or Quarantine()
     report = IngestReport(branch=branch, unchanged=plan.unchanged, hashed=plan.hashed)
     report.state_rows.extend(plan.refreshed)
+    _remove(store, branch, plan, report)
     for planned in plan.rejections:
         _reject(report, quarantine, planned.file, planned.rejection)
     rejected_content: dict[str, Rejection] = {}
@@ -153,7 +158,16 @@ def ingest_to_branch(
 
 def mark_committed(state: IngestState, report: IngestReport) -> int:
     """Phase two: record the report's outcomes. Call only after the branch commit succeeded."""
-    return state.mark(report.state_rows)
+    return state.mark(report.state_rows, forget=report.forgotten_relpaths)
+
+
+def _remove(store: VersionStore, branch: str, plan: IngestPlan, report: IngestReport) -> None:
+    """Delete the images of files gone from the landing folder; their state rows go at mark time."""
+    for row in plan.removed:
+        report.forgotten_relpaths.append(row.relpath)
+        if row.outcome == "ingested" and row.key is not None:
+            store.delete(branch, stored_path(row.key))
+            report.removed_paths.append(stored_path(row.key))
 
 
 def _upload(

@@ -16,6 +16,7 @@ from resources.artifact_resource import ArtifactStoreResource
 from resources.landing import LandingResource
 from resources.version_store import VersionStoreResource
 
+MAX_LISTED_PATHS = 50
 AUDITS = (NO_ZERO_BYTE_OBJECTS, IMAGES_DECODE_AS_RGB_PNG, SNAPSHOT_MATCHES_MANIFEST)
 
 
@@ -76,7 +77,9 @@ def _check_result(audit: AuditResult) -> dg.AssetCheckResult:
 
 
 def _metadata(store: VersionStore, ref: SnapshotRef, branch: str) -> dict[str, dg.MetadataValue]:
-    changes = Counter(change.kind for change in store.diff(ref.previous_commit, ref.commit))
+    diff = store.diff(ref.previous_commit, ref.commit)
+    changes = Counter(change.kind for change in diff)
+    removed = [change.path for change in diff if change.kind == "removed"]
     return {
         META_DATA_COMMIT: dg.MetadataValue.text(ref.commit),
         "previous_commit": dg.MetadataValue.text(ref.previous_commit),
@@ -86,4 +89,5 @@ def _metadata(store: VersionStore, ref: SnapshotRef, branch: str) -> dict[str, d
         "files_added": dg.MetadataValue.int(changes["added"]),
         "files_removed": dg.MetadataValue.int(changes["removed"]),
         "files_changed": dg.MetadataValue.int(changes["changed"]),
+        "removed_paths": dg.MetadataValue.json(removed[:MAX_LISTED_PATHS]),
     }

@@ -46,7 +46,14 @@ def raw_images(
     window = config.production_window
     source = landing.window(window) if window else landing.landing()
     prefix = f"{PRODUCTION_PREFIX}/{window}/" if window else ""
-    plan = scan_landing(source, landing.state(), key_prefix=prefix)
+    # A landing scan removes what left the landing folder; a window scan never touches other windows.
+    plan = scan_landing(
+        source,
+        landing.state(),
+        key_prefix=prefix,
+        detect_removals=window is None,
+        keep_prefixes=(f"{PRODUCTION_PREFIX}/",),
+    )
     base_commit = store.resolve(store.default_branch)
     branch = _fresh_branch(store, f"ingest-{context.run.run_id[:8]}")
     context.log.info(f"{source}: {len(plan.to_validate)} new or changed files, {plan.unchanged} unchanged")
@@ -99,6 +106,7 @@ def _metadata(
         "num_duplicates": dg.MetadataValue.int(len(report.duplicates)),
         "num_rejected": dg.MetadataValue.int(len(report.rejections)),
         "num_unchanged": dg.MetadataValue.int(report.unchanged),
+        "num_removed": dg.MetadataValue.int(len(report.removed_paths)),
         "counts": dg.MetadataValue.json(ref.counts),
         "quarantine_manifest": dg.MetadataValue.path(str(landing.quarantine().manifest_path)),
         "sizes": dg.MetadataValue.md(markdown_table(["size", "original mode", "images"], size_rows)),

@@ -92,3 +92,38 @@ def test_failing_label_gate_stops_training(resources: dict[str, Any]) -> None:
     materialized = {e.asset_key.path[0] for e in result.get_asset_materialization_events()}
     assert "labels" in materialized
     assert "trained_model" not in materialized
+
+
+def _labels_by_key(resources: dict[str, Any]) -> dict[str, str]:
+    from cvops.labels.dataset import read_label_table
+
+    store = resources["version_store"].store()
+    table = read_label_table(store, "main")
+    assert table is not None
+    return dict(zip(table["image_key"], table["label"], strict=True))
+
+
+def test_deleted_file_leaves_the_next_snapshot(resources: dict[str, Any], landing_dir: Path) -> None:
+    dg.materialize(DATASET_ASSETS, resources=resources)
+    gone = sorted((landing_dir / "ok").iterdir())[0]
+    gone.unlink()
+    result = dg.materialize(DATASET_ASSETS, resources=resources)
+    snapshot = _metadata(result, "dataset_snapshot")
+    assert (snapshot["files_removed"], snapshot["num_images"]) == (1, 79)
+    assert snapshot["removed_paths"] == [f"images/ok/{gone.stem}.png"]
+    assert _metadata(result, "raw_images")["num_removed"] == 1
+    assert f"ok/{gone.stem}" not in _labels_by_key(resources)
+    again = dg.materialize(DATASET_ASSETS, resources=resources)
+    assert _metadata(again, "dataset_snapshot")["files_removed"] == 0
+
+
+def test_file_moved_to_another_class_is_relabelled(resources: dict[str, Any], landing_dir: Path) -> None:
+    dg.materialize(DATASET_ASSETS, resources=resources)
+    moved = sorted((landing_dir / "ok").iterdir())[0]
+    moved.rename(landing_dir / "scratch" / moved.name)
+    result = dg.materialize(DATASET_ASSETS, resources=resources)
+    snapshot = _metadata(result, "dataset_snapshot")
+    assert (snapshot["files_added"], snapshot["files_removed"], snapshot["num_images"]) == (1, 1, 80)
+    labels_now = _labels_by_key(resources)
+    assert labels_now[f"scratch/{moved.stem}"] == "scratch"
+    assert f"ok/{moved.stem}" not in labels_now
