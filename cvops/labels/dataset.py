@@ -6,7 +6,8 @@ accepted from the model, and every reviewed Label Studio export, in that order: 
 """
 
 import io
-from collections.abc import Collection, Sequence
+import json
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from cvops.labels.table import IMAGE_INFO_COLUMNS, LABEL_COLUMNS, TABLE_COLUMNS,
 from cvops.storage import VersionStore
 
 LABELS_TABLE_PATH = "labels/labels.csv"
+# The class list, in model-output order: beside the table, so a snapshot names its classes in one place.
+CLASS_LIST_PATH = "labels/classes.json"
 PRODUCTION_PREFIX = "production/"
 
 
@@ -53,6 +56,20 @@ def read_label_table(store: VersionStore, ref: str) -> pd.DataFrame | None:
     if not any(o.path == LABELS_TABLE_PATH for o in store.list_objects(ref, LABELS_TABLE_PATH)):
         return None
     return pd.read_csv(io.BytesIO(store.read(ref, LABELS_TABLE_PATH)), dtype={"image_key": str, "label": str})
+
+
+def read_class_list(store: VersionStore, ref: str) -> tuple[str, ...] | None:
+    """The class list committed at `ref`; for a snapshot from before the list was stored, the sorted classes
+    of its label table (what they were derived as); None before the first labels."""
+    if any(o.path == CLASS_LIST_PATH for o in store.list_objects(ref, CLASS_LIST_PATH)):
+        return tuple(json.loads(store.read(ref, CLASS_LIST_PATH))["classes"])
+    table = read_label_table(store, ref)
+    return None if table is None or table.empty else tuple(sorted(table["label"].unique()))
+
+
+def class_list_bytes(classes: Sequence[str]) -> bytes:
+    """Canonical JSON of a class list: the index of a class is its position, new classes are appended."""
+    return json.dumps({"classes": list(classes)}, indent=1).encode()
 
 
 def label_table_bytes(table: pd.DataFrame) -> bytes:
@@ -142,9 +159,11 @@ def build_label_table(
     previous: pd.DataFrame | None,
     fractions: Sequence[float],
     seed: int,
+    predefined: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Labels joined with image info and given splits that never move an image already assigned."""
+    """Labels joined with image info and given splits that never move an image already assigned; the splits
+    the source predefines (`predefined`, key -> split) are kept as they are."""
     joined = join_image_info(labels, info)
-    return assign_splits(joined, fractions=fractions, seed=seed, previous=previous).loc[
-        :, list(TABLE_COLUMNS)
-    ]
+    return assign_splits(
+        joined, fractions=fractions, seed=seed, previous=previous, predefined=predefined
+    ).loc[:, list(TABLE_COLUMNS)]

@@ -3,7 +3,8 @@
 Every parser in `cvops.labels.sources` returns a *raw* table, one row per label statement found in the source:
 `source_path` (the image path as written; `None` when the source gave a key directly), `image_key` (set only
 when the source names the key itself, e.g. Label Studio `data.image_key`), `label` (`None` when the source lists
-the image without a label), `label_source` and `location` (where the row is in the file, for messages).
+the image without a label), `label_source`, `location` (where the row is in the file, for messages) and `split`
+(a split the source predefines, one of `SPLITS`, else `None`).
 `validate_labels` turns it into the canonical table `image_key, label, label_source` and a `LabelIssues` report.
 """
 
@@ -17,7 +18,7 @@ from cvops.errors import LabelValidationError, NewClassError
 from cvops.images import image_key, stored_path
 
 LABEL_COLUMNS = ("image_key", "label", "label_source")
-RAW_COLUMNS = ("source_path", "image_key", "label", "label_source", "location")
+RAW_COLUMNS = ("source_path", "image_key", "label", "label_source", "location", "split")
 IMAGE_INFO_COLUMNS = ("image_key", "sha256", "width", "height", "channels")
 TABLE_COLUMNS = (
     "image_key",
@@ -32,6 +33,8 @@ TABLE_COLUMNS = (
 )
 LABEL_SOURCES = ("human", "imported", "model")
 SPLITS = ("train", "val", "test")
+# The names a user's data may give a predefined split (folder names, a CSV `split` column), lower case.
+SPLIT_ALIASES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 
 IssueKind = Literal[
     "path_outside_dataset",

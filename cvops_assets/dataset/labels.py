@@ -11,12 +11,15 @@ from pydantic import Field
 
 from cvops.images import decode_rgb
 from cvops.labels.dataset import (
+    CLASS_LIST_PATH,
     LABELS_TABLE_PATH,
     LabelSource,
     build_label_table,
+    class_list_bytes,
     image_info,
     label_table_bytes,
     label_table_version,
+    read_class_list,
     read_label_table,
     reviewed_labels,
     snapshot_images,
@@ -70,7 +73,7 @@ def _known_labels(store: VersionStore, commit: str, labelling: LabellingResource
     images = snapshot_images(store, commit)
     previous = read_label_table(store, commit)
     keys = set(images["image_key"])
-    base = source_labels(_label_source(labelling), keys, _classes_of(previous))
+    base = source_labels(_label_source(labelling), keys, read_class_list(store, commit))
     return KnownLabels(images, previous, base, reviewed_labels(labelling.reviews_dir(), base.classes, keys))
 
 
@@ -209,6 +212,7 @@ def labels(
         previous,
         config.split_fractions,
         config.split_seed,
+        base.splits,
     )
     quality = QualityConfig(
         classes=base.classes,
@@ -222,7 +226,9 @@ def labels(
     )
     version = label_table_version(table)
     labels_commit = (
-        _publish(store, table, context.run.run_id, version) if all(r.passed for r in results) else commit
+        _publish(store, table, base.classes, context.run.run_id, version)
+        if all(r.passed for r in results)
+        else commit
     )
     split_sizes = {split: int(n) for split, n in table["split"].value_counts().sort_index().items()}
     ref = LabelsRef(
@@ -241,18 +247,17 @@ def labels(
     )
 
 
-def _classes_of(previous: pd.DataFrame | None) -> tuple[str, ...] | None:
-    return None if previous is None or previous.empty else tuple(sorted(previous["label"].unique()))
-
-
-def _publish(store: VersionStore, table: pd.DataFrame, run_id: str, version: str) -> str:
-    """Commit the table on a branch and merge it into main; an unchanged table makes no commit."""
+def _publish(
+    store: VersionStore, table: pd.DataFrame, classes: tuple[str, ...], run_id: str, version: str
+) -> str:
+    """Commit the table and the class list on a branch and merge it into main; unchanged ones make no commit."""
     main = store.default_branch
     branch = f"labels-{run_id[:8]}"
     if store.branch_exists(branch):
         store.delete_branch(branch)
     store.create_branch(branch, main)
     store.upload(branch, LABELS_TABLE_PATH, label_table_bytes(table))
+    store.upload(branch, CLASS_LIST_PATH, class_list_bytes(classes))
     if store.has_uncommitted_changes(branch):
         store.commit(branch, "update labels", {"labels_version": version, "run_id": run_id})
         store.merge(branch, main, "publish labels", {"labels_version": version})

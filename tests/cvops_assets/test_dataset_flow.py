@@ -1,5 +1,6 @@
 """raw_images -> dataset_snapshot -> label_review_queue -> labels, with real stores and real GE gates."""
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +128,45 @@ def test_file_moved_to_another_class_is_relabelled(resources: dict[str, Any], la
     labels_now = _labels_by_key(resources)
     assert labels_now[f"scratch/{moved.stem}"] == "scratch"
     assert f"ok/{moved.stem}" not in labels_now
+
+
+def test_split_folders_are_honoured_by_the_labels_step(tmp_path: Path) -> None:
+    from cvops_assets.definitions import build_resources
+    from resources.landing import LandingResource
+
+    landing_dir = tmp_path / "split_landing"
+    for split, count, seed in (("train", 40, 5), ("valid", 16, 6), ("test", 16, 7)):
+        write_dataset(landing_dir / split, count, layout="imagefolder", size=24, seed=seed, prefix=split)
+    resources = build_resources(
+        landing=LandingResource(landing_dir=str(landing_dir), production_dir=str(tmp_path / "production"))
+    )
+    result = dg.materialize(DATASET_ASSETS, resources=resources)
+    label_meta = _metadata(result, "labels")
+    assert label_meta["split_sizes"] == {"test": 16, "train": 40, "val": 16}
+    assert label_meta["classes"] == ["crack", "ok", "scratch", "spot"]
+    from cvops.labels.dataset import read_label_table
+
+    table = read_label_table(resources["version_store"].store(), "main")
+    assert table is not None
+    folder_split = table["image_key"].str.split("/").str[0].replace({"valid": "val"})
+    assert (folder_split == table["split"]).all()
+
+
+def test_a_class_added_later_is_appended_to_the_stored_class_list(
+    resources: dict[str, Any], landing_dir: Path
+) -> None:
+    from cvops.labels.dataset import CLASS_LIST_PATH, read_class_list
+
+    dg.materialize(DATASET_ASSETS, resources=resources)
+    store = resources["version_store"].store()
+    assert read_class_list(store, "main") == ("crack", "ok", "scratch", "spot")
+    for name in sorted((landing_dir / "ok").iterdir())[:10]:
+        (landing_dir / "aaa_new").mkdir(exist_ok=True)
+        name.rename(landing_dir / "aaa_new" / name.name)
+    result = dg.materialize(DATASET_ASSETS, resources=resources)
+    label_meta = _metadata(result, "labels")
+    assert label_meta["classes"] == ["crack", "ok", "scratch", "spot", "aaa_new"]
+    assert label_meta["new_classes"] == ["aaa_new"]
+    assert read_class_list(store, "main") == ("crack", "ok", "scratch", "spot", "aaa_new")
+    assert json.loads(store.read("main", CLASS_LIST_PATH))["classes"][-1] == "aaa_new"
+    assert _labels_by_key(resources)[f"aaa_new/{name.stem}"] == "aaa_new"
