@@ -7,10 +7,15 @@ and mark leaves files unmarked, so the next run redoes them; uploads of identica
 
 import dataclasses
 import json
+import multiprocessing
+import os
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cvops.images import stored_path
 from cvops.ingest.quarantine import Quarantine
@@ -27,6 +32,15 @@ from cvops.ingest.validate import (
 from cvops.storage import VersionStore
 
 UPLOAD_BATCH = 500
+# Files handed to the pool at a time: bounds the normalised images held in memory, whatever the folder's size.
+VALIDATE_CHUNK = 256
+# Below this many files, starting worker processes costs more than it saves.
+MIN_FILES_FOR_POOL = 64
+
+
+def default_workers() -> int:
+    """Decode processes an ingest uses unless told: min(4, CPUs), so a laptop keeps a core or two."""
+    return min(4, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -122,9 +136,12 @@ def ingest_to_branch(
     limits: ValidationLimits = DEFAULT_LIMITS,
     progress: ProgressCallback | None = None,
     progress_every: int = 1000,
+    workers: int | None = None,
 ) -> IngestReport:
     """Validate the planned files, quarantine rejections, upload valid images to `branch` (not committed).
 
+    Decoding and validation run in `workers` processes (default `default_workers()`; 1 runs in this process),
+    `VALIDATE_CHUNK` files at a time, and results are taken in plan order, so the report is the serial one.
     A bad file never stops the run: it becomes a rejection. Store errors do stop it, before anything is marked.
     """
     started = time.perf_counter()
@@ -136,10 +153,8 @@ def ingest_to_branch(
         _reject(report, quarantine, planned.file, planned.rejection)
     rejected_content: dict[str, Rejection] = {}
     pending: list[tuple[LandingFile, ValidImage]] = []
-    for done, landing_file in enumerate(plan.to_validate, start=1):
-        result = validate_image(
-            landing_file.path, relpath=landing_file.relpath, limits=limits, source_sha256=landing_file.sha256
-        )
+    results = _validated(plan.to_validate, limits, workers or default_workers())
+    for done, (landing_file, result) in enumerate(results, start=1):
         if isinstance(result, Rejection):
             rejected_content[result.source_sha256 or ""] = result
             _reject(report, quarantine, landing_file, result)
@@ -154,6 +169,33 @@ def ingest_to_branch(
     _record_duplicates(plan, report, quarantine, rejected_content)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _validated(
+    files: Sequence[LandingFile], limits: ValidationLimits, workers: int
+) -> Iterator[tuple[LandingFile, ValidImage | Rejection]]:
+    """(file, outcome) in the order of `files`. Workers are spawned, not forked: the caller (a Dagster run) has
+    threads, and a forked child can inherit a held lock."""
+    use_pool = workers > 1 and len(files) >= MIN_FILES_FOR_POOL
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) if use_pool else nullcontext() as pool:
+        for start in range(0, len(files), VALIDATE_CHUNK):
+            chunk = files[start : start + VALIDATE_CHUNK]
+            yield from zip(chunk, _validate_chunk(pool, chunk, limits), strict=True)
+
+
+def _validate_chunk(
+    pool: Executor | None, chunk: Sequence[LandingFile], limits: ValidationLimits
+) -> list[ValidImage | Rejection]:
+    jobs = [(f.path, f.relpath, limits, f.sha256) for f in chunk]
+    if pool is None:
+        return [_validate_one(job) for job in jobs]
+    return list(pool.map(_validate_one, jobs, chunksize=max(1, len(jobs) // 16)))
+
+
+def _validate_one(job: tuple[Path, str, ValidationLimits, str | None]) -> ValidImage | Rejection:
+    path, relpath, limits, source_sha256 = job
+    return validate_image(path, relpath=relpath, limits=limits, source_sha256=source_sha256)
 
 
 def mark_committed(state: IngestState, report: IngestReport) -> int:

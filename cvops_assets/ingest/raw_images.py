@@ -65,7 +65,13 @@ def raw_images(
         )
 
     report = ingest_to_branch(
-        plan, store, branch, quarantine=landing.quarantine(), limits=landing.limits(), progress=log_progress
+        plan,
+        store,
+        branch,
+        quarantine=landing.quarantine(),
+        limits=landing.limits(),
+        progress=log_progress,
+        workers=landing.ingest_workers,
     )
     branch_commit = None
     if store.has_uncommitted_changes(branch):
