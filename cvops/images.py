@@ -20,6 +20,10 @@ from PIL import Image, ImageOps
 
 IMAGES_PREFIX = "images/"
 STORED_SUFFIX = ".png"
+# JPEG sources are stored as they arrived and normalised on read: any lossless re-encoding of their decoded
+# pixels is several times larger than the JPEG (PNG: about 5x on photos), and a lossy one loses quality again.
+ORIGINAL_SUFFIX = ".jpg"
+KEPT_AS_ORIGINAL = frozenset({"JPEG", "MPO"})
 
 
 def image_key(relpath: str) -> str:
@@ -35,9 +39,14 @@ def image_key(relpath: str) -> str:
     return folder + slash + name
 
 
-def stored_path(key: str) -> str:
-    """Where the normalised PNG of image `key` lives in the version store."""
-    return f"{IMAGES_PREFIX}{key}{STORED_SUFFIX}"
+def stored_path(key: str, suffix: str = STORED_SUFFIX) -> str:
+    """Where image `key` lives in the version store: `.png` for a normalised PNG, `.jpg` for a kept JPEG."""
+    return f"{IMAGES_PREFIX}{key}{suffix}"
+
+
+def key_of_stored_path(path: str) -> str:
+    """The image key of a stored path (`images/ok/img_1.jpg` -> `ok/img_1`)."""
+    return image_key(path[len(IMAGES_PREFIX) :])
 
 
 _ALPHA_MODES = frozenset({"RGBA", "LA", "La", "RGBa", "PA"})

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
-from cvops.images import IMAGES_PREFIX
+from cvops.images import IMAGES_PREFIX, KEPT_AS_ORIGINAL, ORIGINAL_SUFFIX, STORED_SUFFIX
 from cvops.ingest.pipeline import IngestReport
 from cvops.storage import VersionStore
 
 NO_ZERO_BYTE_OBJECTS = "no_zero_byte_objects"
-IMAGES_DECODE_AS_RGB_PNG = "images_decode_as_rgb_png"
+IMAGES_DECODE = "images_decode"
 SNAPSHOT_MATCHES_MANIFEST = "snapshot_matches_manifest"
 MAX_OFFENDING = 50
 
@@ -50,7 +50,9 @@ def audit_snapshot(
         _result(
             NO_ZERO_BYTE_OBJECTS, "objects with zero bytes", [o.path for o in objects if o.size_bytes == 0]
         ),
-        _result(IMAGES_DECODE_AS_RGB_PNG, "images that are not RGB PNGs", _not_rgb_png(store, ref, images)),
+        _result(
+            IMAGES_DECODE, "images that are neither RGB PNGs nor JPEGs", _undecodable(store, ref, images)
+        ),
         _result(
             SNAPSHOT_MATCHES_MANIFEST,
             "paths where snapshot and ingest report disagree",
@@ -66,17 +68,24 @@ def _result(name: str, what: str, offending: list[str]) -> AuditResult:
     )
 
 
-def _not_rgb_png(store: VersionStore, ref: str, paths: list[str]) -> list[str]:
+def _undecodable(store: VersionStore, ref: str, paths: list[str]) -> list[str]:
+    """Stored images must be what ingest writes: an RGB PNG under `.png`, a JPEG (kept as it came) under `.jpg`."""
     failing = []
     for path in paths:
         try:
             with Image.open(io.BytesIO(store.read(ref, path))) as image:
                 image.load()
-                if (image.format, image.mode) != ("PNG", "RGB"):
+                if not _is_stored_form(path, image):
                     failing.append(path)
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
             failing.append(path)
     return failing
+
+
+def _is_stored_form(path: str, image: Image.Image) -> bool:
+    if path.endswith(ORIGINAL_SUFFIX):
+        return image.format in KEPT_AS_ORIGINAL
+    return path.endswith(STORED_SUFFIX) and (image.format, image.mode) == ("PNG", "RGB")
 
 
 def _manifest_mismatches(objects: list, changed: set[str] | None, expected: IngestReport) -> list[str]:

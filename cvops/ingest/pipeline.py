@@ -17,7 +17,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cvops.images import stored_path
+from cvops.images import IMAGES_PREFIX, key_of_stored_path, stored_path
 from cvops.ingest.quarantine import Quarantine
 from cvops.ingest.scan import IngestPlan, LandingFile
 from cvops.ingest.state import IngestState, StateRow
@@ -58,7 +58,7 @@ ProgressCallback = Callable[[IngestProgress], None]
 
 @dataclass(frozen=True)
 class IngestedImage:
-    """One image uploaded to the branch at `path` (= `stored_path(key)`)."""
+    """One image uploaded to the branch at `path` (`stored_path(key, suffix)`: `.jpg` kept, `.png` normalised)."""
 
     key: str
     relpath: str
@@ -148,7 +148,8 @@ def ingest_to_branch(
     quarantine = quarantine or Quarantine()
     report = IngestReport(branch=branch, unchanged=plan.unchanged, hashed=plan.hashed)
     report.state_rows.extend(plan.refreshed)
-    _remove(store, branch, plan, report)
+    stored_by_key = _stored_by_key(store, branch) if plan.to_validate or plan.removed else {}
+    _remove(store, branch, plan, report, stored_by_key)
     for planned in plan.rejections:
         _reject(report, quarantine, planned.file, planned.rejection)
     rejected_content: dict[str, Rejection] = {}
@@ -161,11 +162,11 @@ def ingest_to_branch(
         else:
             pending.append((landing_file, result))
         if len(pending) >= UPLOAD_BATCH:
-            _upload(store, branch, pending, report)
+            _upload(store, branch, pending, report, stored_by_key)
             pending = []
         if progress is not None and (done % progress_every == 0 or done == len(plan.to_validate)):
             progress(_progress(done, len(plan.to_validate), started))
-    _upload(store, branch, pending, report)
+    _upload(store, branch, pending, report, stored_by_key)
     _record_duplicates(plan, report, quarantine, rejected_content)
     report.seconds = time.perf_counter() - started
     return report
@@ -203,21 +204,41 @@ def mark_committed(state: IngestState, report: IngestReport) -> int:
     return state.mark(report.state_rows, forget=report.forgotten_relpaths)
 
 
-def _remove(store: VersionStore, branch: str, plan: IngestPlan, report: IngestReport) -> None:
+def _stored_by_key(store: VersionStore, branch: str) -> dict[str, str]:
+    """Key -> stored path of every image on the branch: a key's suffix follows its format, which may change."""
+    return {key_of_stored_path(o.path): o.path for o in store.list_objects(branch, IMAGES_PREFIX)}
+
+
+def _remove(
+    store: VersionStore, branch: str, plan: IngestPlan, report: IngestReport, stored_by_key: dict[str, str]
+) -> None:
     """Delete the images of files gone from the landing folder; their state rows go at mark time."""
     for row in plan.removed:
         report.forgotten_relpaths.append(row.relpath)
-        if row.outcome == "ingested" and row.key is not None:
-            store.delete(branch, stored_path(row.key))
-            report.removed_paths.append(stored_path(row.key))
+        path = stored_by_key.get(row.key or "") if row.outcome == "ingested" else None
+        if path is not None:
+            store.delete(branch, path)
+            report.removed_paths.append(path)
 
 
 def _upload(
-    store: VersionStore, branch: str, pending: list[tuple[LandingFile, ValidImage]], report: IngestReport
+    store: VersionStore,
+    branch: str,
+    pending: list[tuple[LandingFile, ValidImage]],
+    report: IngestReport,
+    stored_by_key: dict[str, str],
 ) -> None:
     if not pending:
         return
-    store.upload_many(branch, ((stored_path(v.key), v.png_bytes, v.stored_sha256) for _, v in pending))
+    for _, valid in pending:
+        previous = stored_by_key.get(valid.key)
+        if previous is not None and previous != stored_path(valid.key, valid.stored_suffix):
+            store.delete(branch, previous)
+            report.removed_paths.append(previous)
+    store.upload_many(
+        branch,
+        ((stored_path(v.key, v.stored_suffix), v.stored_bytes, v.stored_sha256) for _, v in pending),
+    )
     for landing_file, valid in pending:
         report.ingested.append(_ingested(valid))
         report.state_rows.append(landing_file.state_row("ingested", valid.key, valid.stored_sha256))
@@ -227,7 +248,7 @@ def _ingested(valid: ValidImage) -> IngestedImage:
     return IngestedImage(
         key=valid.key,
         relpath=valid.relpath,
-        path=stored_path(valid.key),
+        path=stored_path(valid.key, valid.stored_suffix),
         stored_sha256=valid.stored_sha256,
         source_sha256=valid.source_sha256,
         width=valid.width,

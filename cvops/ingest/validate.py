@@ -1,4 +1,7 @@
-"""Decode, verify and normalise one landing file into the RGB PNG the dataset stores.
+"""Decode, verify and normalise one landing file, and choose the bytes the dataset stores.
+
+A JPEG is stored as it arrived (`cvops.images.KEPT_AS_ORIGINAL`: readers normalise on read); any other format
+is stored as the normalised RGB PNG.
 
 The pixels are those of `cvops.images.normalise_image` (EXIF orientation, alpha on white, 16-bit scaled, any
 mode to 8-bit RGB), the decode every other reader uses too. Animated or multi-page files keep their first frame.
@@ -14,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from cvops.images import image_key, normalise_image
+from cvops.images import KEPT_AS_ORIGINAL, ORIGINAL_SUFFIX, STORED_SUFFIX, image_key, normalise_image
 from cvops.io_utils import sha256_bytes
 
 SUPPORTED_FORMATS: frozenset[str] = frozenset({"PNG", "JPEG", "MPO", "BMP", "TIFF", "WEBP", "GIF"})
@@ -57,12 +60,13 @@ DEFAULT_LIMITS = ValidationLimits()
 
 @dataclass(frozen=True)
 class ValidImage:
-    """A landing file that decoded fully, with its normalised PNG ready to store at `stored_path(key)`."""
+    """A landing file that decoded fully, with the bytes to store at `stored_path(key, stored_suffix)`."""
 
     key: str
     relpath: str
     source_sha256: str
-    png_bytes: bytes = field(repr=False)
+    stored_bytes: bytes = field(repr=False)
+    stored_suffix: str
     stored_sha256: str
     width: int
     height: int
@@ -121,13 +125,15 @@ def _normalise(data: bytes, relpath: str, digest: str, limits: ValidationLimits)
             RejectReason.TOO_SMALL,
             f"{rgb.width}x{rgb.height} px is below the minimum side {limits.min_side} px",
         )
-    png = _encode_png(rgb)
+    kept = original_format in KEPT_AS_ORIGINAL
+    stored = data if kept else _encode_png(rgb)
     return ValidImage(
         key=image_key(relpath),
         relpath=relpath,
         source_sha256=digest,
-        png_bytes=png,
-        stored_sha256=sha256_bytes(png),
+        stored_bytes=stored,
+        stored_suffix=ORIGINAL_SUFFIX if kept else STORED_SUFFIX,
+        stored_sha256=digest if kept else sha256_bytes(stored),
         width=rgb.width,
         height=rgb.height,
         original_mode=original_mode,

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from PIL import Image
 
-from cvops.images import IMAGES_PREFIX, STORED_SUFFIX
+from cvops.images import IMAGES_PREFIX, STORED_SUFFIX, decode_rgb, key_of_stored_path
 from cvops.io_utils import sha256_bytes
 from cvops.labels.active import import_reviewed_labels
 from cvops.labels.sources import LabelFormat, LoadedLabels, load_labels
@@ -43,7 +42,7 @@ def snapshot_images(store: VersionStore, ref: str) -> pd.DataFrame:
     objects = store.list_objects(ref, IMAGES_PREFIX)
     return pd.DataFrame(
         {
-            "image_key": [o.path[len(IMAGES_PREFIX) : -len(STORED_SUFFIX)] for o in objects],
+            "image_key": [key_of_stored_path(o.path) for o in objects],
             "path": [o.path for o in objects],
             "sha256": [o.sha256 for o in objects],
         },
@@ -94,14 +93,15 @@ def image_info(
         known.get(sha) or _read_size(store, ref, path)
         for sha, path in zip(images["sha256"], images["path"], strict=True)
     ]
-    info = images.loc[:, ["image_key", "sha256"]].copy()
+    info = images.loc[:, ["image_key", "sha256", "path"]].copy()
     info["width"], info["height"], info["channels"] = zip(*sizes, strict=True) if sizes else ((), (), ())
-    return info.loc[:, list(IMAGE_INFO_COLUMNS)]
+    return info.loc[:, [*IMAGE_INFO_COLUMNS, "path"]]
 
 
 def _read_size(store: VersionStore, ref: str, path: str) -> tuple[int, int, int]:
-    with Image.open(io.BytesIO(store.read(ref, path))) as image:
-        return image.width, image.height, len(image.getbands())
+    """The size as every reader sees it (upright, RGB): a kept JPEG's EXIF orientation may swap its sides."""
+    height, width, channels = decode_rgb(store.read(ref, path)).shape
+    return width, height, channels
 
 
 def source_labels(

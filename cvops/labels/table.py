@@ -292,7 +292,8 @@ def _format_row(row: dict[str, Any]) -> str:
 
 
 def join_image_info(labels: pd.DataFrame, images: pd.DataFrame) -> pd.DataFrame:
-    """Labels (`LABEL_COLUMNS`) + image info (`IMAGE_INFO_COLUMNS`) -> every `TABLE_COLUMNS` except `split`.
+    """Labels (`LABEL_COLUMNS`) + image info (`IMAGE_INFO_COLUMNS`, and the stored `path` when the images
+    have one; else the PNG path of the key) -> every `TABLE_COLUMNS` except `split`.
 
     Every labelled key must be in `images` (validate with `image_keys=images.image_key` first); a label for an
     unknown image raises `LabelValidationError`, because a silent inner join would drop it.
@@ -303,6 +304,8 @@ def join_image_info(labels: pd.DataFrame, images: pd.DataFrame) -> pd.DataFrame:
             f"{len(missing)} labelled image(s) are not in the image table, e.g. {missing[:DEFAULT_MAX_EXAMPLES]}; "
             "validate the labels with image_keys=<the snapshot's keys> before joining."
         )
-    joined = labels.merge(images.loc[:, list(IMAGE_INFO_COLUMNS)], on="image_key", how="left", validate="1:1")
-    joined["path"] = joined["image_key"].map(stored_path)
+    columns = [*IMAGE_INFO_COLUMNS, "path"] if "path" in images else list(IMAGE_INFO_COLUMNS)
+    joined = labels.merge(images.loc[:, columns], on="image_key", how="left", validate="1:1")
+    if "path" not in images:
+        joined["path"] = joined["image_key"].map(stored_path)
     return joined.astype({"width": "int64", "height": "int64", "channels": "int64"})

@@ -111,7 +111,7 @@ def label_review_queue(
         )
         return dg.MaterializeResult(value=ref, metadata=metadata)
     from cvops.export.predictor import Predictor
-    from cvops.labels.active import prelabel, write_review_queue
+    from cvops.labels.active import local_files_url, prelabel, write_review_queue
 
     predictor = Predictor.from_onnx(artifact_store.store().path_of(champion.ref))
     paths = images.set_index("image_key").loc[waiting, "path"].tolist()
@@ -126,7 +126,12 @@ def label_review_queue(
         method=labelling.uncertainty,
         auto_accept_threshold=labelling.auto_accept_threshold,
     )
-    queue = write_review_queue(result, labelling.queue_dir() / f"queue-{commit[:12]}.json")
+    stored = dict(zip(waiting, paths, strict=True))
+    queue = write_review_queue(
+        result,
+        labelling.queue_dir() / f"queue-{commit[:12]}.json",
+        image_url=lambda key: local_files_url(stored[key]),
+    )
     answered = reviewer.answer(queue.tasks_path, labelling.reviews_dir())
     accepted = result.accepted_labels()
     ref = ReviewQueueRef(

@@ -7,7 +7,7 @@ import dagster as dg
 from cvops.faults import SNAPSHOT_AFTER_MERGE, fault_point
 from cvops.images import IMAGES_PREFIX
 from cvops.ingest import AuditResult, audit_snapshot, mark_committed, report_from_json
-from cvops.ingest.audit import IMAGES_DECODE_AS_RGB_PNG, NO_ZERO_BYTE_OBJECTS, SNAPSHOT_MATCHES_MANIFEST
+from cvops.ingest.audit import IMAGES_DECODE, NO_ZERO_BYTE_OBJECTS, SNAPSHOT_MATCHES_MANIFEST
 from cvops.refs import IngestRef, SnapshotRef
 from cvops.storage import VersionStore
 from cvops_assets.constants import DATASET_SNAPSHOT, META_DATA_COMMIT, META_NUM_IMAGES, OWNER
@@ -17,7 +17,7 @@ from resources.landing import LandingResource
 from resources.version_store import VersionStoreResource
 
 MAX_LISTED_PATHS = 50
-AUDITS = (NO_ZERO_BYTE_OBJECTS, IMAGES_DECODE_AS_RGB_PNG, SNAPSHOT_MATCHES_MANIFEST)
+AUDITS = (NO_ZERO_BYTE_OBJECTS, IMAGES_DECODE, SNAPSHOT_MATCHES_MANIFEST)
 
 
 @dg.asset(

@@ -68,7 +68,7 @@ def test_failed_audit_leaves_main_untouched(resources: dict[str, Any]) -> None:
     )
     assert not result.success
     failed = {e.check_name: e for e in result.get_asset_check_evaluations() if not e.passed}
-    assert set(failed) == {"no_zero_byte_objects", "images_decode_as_rgb_png", "snapshot_matches_manifest"}
+    assert set(failed) == {"no_zero_byte_objects", "images_decode", "snapshot_matches_manifest"}
     assert failed["no_zero_byte_objects"].metadata["offending_paths"].value == ["images/ok/empty.png"]
     assert store.resolve("main") == main_before
     assert store.branch_exists(branch)

@@ -42,7 +42,7 @@ def _ingested_pixels(tmp_path: Path, data: bytes) -> np.ndarray:
     landing_file.write_bytes(data)
     valid = validate_image(landing_file)
     assert isinstance(valid, ValidImage)
-    return decode_rgb(valid.png_bytes)
+    return decode_rgb(valid.stored_bytes)
 
 
 def test_exif_rotated_jpeg_gets_the_answer_of_the_ingested_image(
