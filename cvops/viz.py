@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from cvops.images import normalise_image
+
 _BACKGROUND = (255, 255, 255)
 _GAP = 2
 
@@ -43,7 +45,7 @@ def png_data_uri_markdown(png: bytes, alt: str) -> str:
 def _as_pil(image: np.ndarray | bytes) -> Image.Image:
     if isinstance(image, bytes | bytearray):
         with Image.open(io.BytesIO(image)) as opened:
-            return opened.convert("RGB")
+            return normalise_image(opened)
     return Image.fromarray(np.asarray(image, dtype=np.uint8)).convert("RGB")
 
 

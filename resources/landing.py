@@ -26,6 +26,11 @@ class LandingResource(dg.ConfigurableResource):
         default=40_000_000, description="Larger images are rejected as decompression bombs."
     )
     min_side: int = Field(default=8, description="Images with a smaller side are rejected as too small.")
+    ingest_workers: int | None = Field(
+        default=None,
+        ge=1,
+        description="Processes that decode and validate new files; default min(4, CPUs); 1 runs serially.",
+    )
     ingest_dir: str | None = Field(
         default=None, description="Ingest state and quarantine; default $CVOPS_HOME/ingest."
     )

@@ -9,17 +9,18 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
-from cvops.images import IMAGES_PREFIX
+from cvops.images import IMAGES_PREFIX, KEPT_AS_ORIGINAL, ORIGINAL_SUFFIX, STORED_SUFFIX
 from cvops.ingest.pipeline import IngestReport
 from cvops.storage import VersionStore
 
 NO_ZERO_BYTE_OBJECTS = "no_zero_byte_objects"
-IMAGES_DECODE_AS_RGB_PNG = "images_decode_as_rgb_png"
+IMAGES_DECODE = "images_decode"
 SNAPSHOT_MATCHES_MANIFEST = "snapshot_matches_manifest"
 MAX_OFFENDING = 50
 AUDIT_DESCRIPTIONS = {
     NO_ZERO_BYTE_OBJECTS: "No object on the ingest branch is empty.",
-    IMAGES_DECODE_AS_RGB_PNG: "Every new or changed image on the ingest branch decodes as an RGB PNG.",
+    IMAGES_DECODE: "Every new or changed image on the ingest branch decodes (kept JPEG sources and normalised "
+    "PNGs alike).",
     SNAPSHOT_MATCHES_MANIFEST: "The branch holds exactly what ingest reported: every staged file, nothing else.",
 }
 
@@ -55,7 +56,9 @@ def audit_snapshot(
         _result(
             NO_ZERO_BYTE_OBJECTS, "objects with zero bytes", [o.path for o in objects if o.size_bytes == 0]
         ),
-        _result(IMAGES_DECODE_AS_RGB_PNG, "images that are not RGB PNGs", _not_rgb_png(store, ref, images)),
+        _result(
+            IMAGES_DECODE, "images that are neither RGB PNGs nor JPEGs", _undecodable(store, ref, images)
+        ),
         _result(
             SNAPSHOT_MATCHES_MANIFEST,
             "paths where snapshot and ingest report disagree",
@@ -71,23 +74,32 @@ def _result(name: str, what: str, offending: list[str]) -> AuditResult:
     )
 
 
-def _not_rgb_png(store: VersionStore, ref: str, paths: list[str]) -> list[str]:
+def _undecodable(store: VersionStore, ref: str, paths: list[str]) -> list[str]:
+    """Stored images must be what ingest writes: an RGB PNG under `.png`, a JPEG (kept as it came) under `.jpg`."""
     failing = []
     for path in paths:
         try:
             with Image.open(io.BytesIO(store.read(ref, path))) as image:
                 image.load()
-                if (image.format, image.mode) != ("PNG", "RGB"):
+                if not _is_stored_form(path, image):
                     failing.append(path)
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
             failing.append(path)
     return failing
 
 
+def _is_stored_form(path: str, image: Image.Image) -> bool:
+    if path.endswith(ORIGINAL_SUFFIX):
+        return image.format in KEPT_AS_ORIGINAL
+    return path.endswith(STORED_SUFFIX) and (image.format, image.mode) == ("PNG", "RGB")
+
+
 def _manifest_mismatches(objects: list, changed: set[str] | None, expected: IngestReport) -> list[str]:
-    """Reported images missing at `ref` or with other bytes, plus branch changes the report does not explain."""
+    """Reported images missing at `ref` or with other bytes, reported removals still there, plus branch changes
+    the report does not explain."""
     at_ref = {o.path: o.sha256 for o in objects}
     reported = expected.stored_paths
     mismatched = [path for path, digest in reported.items() if at_ref.get(path) != digest]
+    not_removed = [path for path in expected.removed_paths if path in at_ref]
     unexplained = sorted(changed - reported.keys()) if changed is not None else []
-    return mismatched + unexplained
+    return mismatched + not_removed + unexplained

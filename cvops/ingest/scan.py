@@ -12,8 +12,12 @@ Rules, in order:
    already ingested under that key and unchanged.
 6. Among the rest, identical contents are ingested once: the first by relpath (or the image already ingested
    with that content) is kept, the others become `duplicate_of` its key.
+7. With `detect_removals`, a state row whose file is gone is planned for removal (its image leaves the next
+   snapshot), and a remaining duplicate of a removed image is ingested under its own key. A file moved to
+   another folder is therefore a removal plus a new image: an ImageFolder move relabels it.
 """
 
+import dataclasses
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -65,21 +69,29 @@ class IngestPlan:
     duplicates: list[tuple[LandingFile, str]] = field(default_factory=list)
     rejections: list[PlannedRejection] = field(default_factory=list)
     refreshed: list[StateRow] = field(default_factory=list)
+    removed: list[StateRow] = field(default_factory=list)
     unchanged: int = 0
     hashed: int = 0
 
     @property
     def is_empty(self) -> bool:
-        return not (self.to_validate or self.duplicates or self.rejections or self.refreshed)
+        return not (self.to_validate or self.duplicates or self.rejections or self.refreshed or self.removed)
 
 
 def scan_landing(
-    landing: Path, state: IngestState, *, hasher: Hasher = sha256_file, key_prefix: str = ""
+    landing: Path,
+    state: IngestState,
+    *,
+    hasher: Hasher = sha256_file,
+    key_prefix: str = "",
+    detect_removals: bool = False,
+    keep_prefixes: tuple[str, ...] = (),
 ) -> IngestPlan:
     """Compare the landing folder with `state` and plan the work (module docstring has the rules).
 
     `key_prefix` (e.g. `production/2026-11-23T14/`) is put before every relpath, so folders other than the
-    landing folder, such as a production window, are ingested under their own keys.
+    landing folder, such as a production window, are ingested under their own keys. With `detect_removals`,
+    state rows under `key_prefix` but not under any of `keep_prefixes` whose file is gone are removed.
     """
     if not landing.is_dir():
         raise LandingFolderError(
@@ -89,13 +101,18 @@ def scan_landing(
     plan = IngestPlan(landing=root)
     known = state.rows()
     files: list[LandingFile] = []
+    walked: set[str] = set()
     for relpath, entry in _walk(root, key_prefix):
+        walked.add(relpath)
         path = Path(entry.path)
         if entry.is_symlink() and _escapes_root(root, path):
             _plan_outside_root(relpath, path, known, plan)
         elif entry.is_file():
             stat = entry.stat()
             files.append(LandingFile(relpath, path, stat.st_size, stat.st_mtime_ns))
+    if detect_removals:
+        _plan_removals(walked, known, key_prefix, keep_prefixes, plan)
+        known = {relpath: row for relpath, row in known.items() if row not in plan.removed}
     changed = _hash_changed(files, known, hasher, plan)
     candidates = _reject_collisions(files, changed, known, plan)
     _split_duplicates(candidates, known, plan)
@@ -166,25 +183,39 @@ def _plan_outside_root(relpath: str, path: Path, known: dict[str, StateRow], pla
     plan.rejections.append(PlannedRejection(landing_file, rejection))
 
 
+def _plan_removals(
+    present: set[str],
+    known: dict[str, StateRow],
+    key_prefix: str,
+    keep_prefixes: tuple[str, ...],
+    plan: IngestPlan,
+) -> None:
+    plan.removed.extend(
+        row
+        for relpath, row in sorted(known.items())
+        if relpath.startswith(key_prefix) and not relpath.startswith(keep_prefixes) and relpath not in present
+    )
+
+
 def _hash_changed(
     files: list[LandingFile], known: dict[str, StateRow], hasher: Hasher, plan: IngestPlan
 ) -> list[LandingFile]:
-    """Hash files whose stat changed; return those whose content changed too."""
+    """Hash files whose stat changed; return those whose content changed too, and the duplicates of removed
+    images (they are ingested under their own key now)."""
     changed: list[LandingFile] = []
+    removed_keys = {row.key for row in plan.removed if row.outcome == "ingested"}
     for landing_file in files:
         row = known.get(landing_file.relpath)
+        orphaned = row is not None and row.outcome == "duplicate" and row.key in removed_keys
         if row is not None and (row.size, row.mtime_ns) == (landing_file.size, landing_file.mtime_ns):
-            plan.unchanged += 1
+            if orphaned:
+                changed.append(dataclasses.replace(landing_file, sha256=row.source_sha256))
+            else:
+                plan.unchanged += 1
             continue
-        hashed = LandingFile(
-            landing_file.relpath,
-            landing_file.path,
-            landing_file.size,
-            landing_file.mtime_ns,
-            hasher(landing_file.path),
-        )
+        hashed = dataclasses.replace(landing_file, sha256=hasher(landing_file.path))
         plan.hashed += 1
-        if row is not None and row.source_sha256 == hashed.sha256:
+        if row is not None and row.source_sha256 == hashed.sha256 and not orphaned:
             plan.refreshed.append(hashed.state_row(row.outcome, row.key, row.stored_sha256))
         else:
             changed.append(hashed)

@@ -83,8 +83,9 @@ class IngestState:
             ).fetchall()
         return {record[0]: StateRow(*record) for record in records}
 
-    def mark(self, rows: Iterable[StateRow]) -> int:
-        """Record outcomes in one transaction: all rows are written or none. Call after the commit succeeded."""
+    def mark(self, rows: Iterable[StateRow], forget: Iterable[str] = ()) -> int:
+        """Record outcomes and drop the rows of `forget` (relpaths of removed files) in one transaction: all or
+        nothing. Call after the commit succeeded."""
         now = time.time()
         values = [
             (r.relpath, r.size, r.mtime_ns, r.source_sha256, r.outcome, r.key, r.stored_sha256, now)
@@ -105,6 +106,9 @@ class IngestState:
                         updated_at = excluded.updated_at
                     """,
                     values,
+                )
+                conn.executemany(
+                    "DELETE FROM landing_files WHERE relpath = ?", [(relpath,) for relpath in forget]
                 )
             except BaseException:
                 conn.execute("ROLLBACK")

@@ -1,15 +1,12 @@
-"""Decode, verify and normalise one landing file into the RGB PNG the dataset stores.
+"""Decode, verify and normalise one landing file, and choose the bytes the dataset stores.
 
-Normalisation rules (so every stored image is 8-bit RGB, upright, and byte-identical for identical pixels):
+A JPEG is stored as it arrived (`cvops.images.KEPT_AS_ORIGINAL`: readers normalise on read); any other format
+is stored as the normalised RGB PNG.
 
-- EXIF orientation is applied, then the tag is dropped.
-- Alpha (RGBA, LA, palette with transparency) is composited on white: inspection images are shot on an
-  opaque part, and transparent margins come from cut-outs whose background is paper-white by convention.
-- 16-bit greyscale (`I;16*`, and `I` holding 16-bit data) is scaled `round(v * 255 / 65535)`, not clipped.
-  32-bit float (`F`) is read as [0, 1] when its maximum is <= 1, else as [0, 255].
-- CMYK, YCbCr, LAB, HSV, 1-bit and greyscale convert to RGB with Pillow's conversions.
-- Animated or multi-page files keep their first frame. ICC profiles and all metadata are dropped.
-- The PNG is written without metadata chunks, so equal pixels give equal bytes.
+The pixels are those of `cvops.images.normalise_image` (EXIF orientation, alpha on white, 16-bit scaled, any
+mode to 8-bit RGB), the decode every other reader uses too. Animated or multi-page files keep their first frame.
+ICC profiles and all metadata are dropped: the PNG is written without metadata chunks, so equal pixels give
+equal bytes.
 """
 
 import enum
@@ -18,10 +15,9 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
-from cvops.images import image_key
+from cvops.images import KEPT_AS_ORIGINAL, ORIGINAL_SUFFIX, STORED_SUFFIX, image_key, normalise_image
 from cvops.io_utils import sha256_bytes
 
 SUPPORTED_FORMATS: frozenset[str] = frozenset({"PNG", "JPEG", "MPO", "BMP", "TIFF", "WEBP", "GIF"})
@@ -34,8 +30,6 @@ _IMAGE_SIGNATURES: tuple[bytes, ...] = (
     b"II*\x00",
     b"MM\x00*",
 )
-_ALPHA_MODES = frozenset({"RGBA", "LA", "La", "RGBa", "PA"})
-_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 
 
 class RejectReason(enum.StrEnum):
@@ -66,12 +60,13 @@ DEFAULT_LIMITS = ValidationLimits()
 
 @dataclass(frozen=True)
 class ValidImage:
-    """A landing file that decoded fully, with its normalised PNG ready to store at `stored_path(key)`."""
+    """A landing file that decoded fully, with the bytes to store at `stored_path(key, stored_suffix)`."""
 
     key: str
     relpath: str
     source_sha256: str
-    png_bytes: bytes = field(repr=False)
+    stored_bytes: bytes = field(repr=False)
+    stored_suffix: str
     stored_sha256: str
     width: int
     height: int
@@ -124,19 +119,21 @@ def _normalise(data: bytes, relpath: str, digest: str, limits: ValidationLimits)
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         image, original_format = _decode(data, limits)
     original_mode = image.mode
-    rgb = _to_rgb(ImageOps.exif_transpose(image))
+    rgb = normalise_image(image)
     if min(rgb.size) < limits.min_side:
         raise _Rejected(
             RejectReason.TOO_SMALL,
             f"{rgb.width}x{rgb.height} px is below the minimum side {limits.min_side} px",
         )
-    png = _encode_png(rgb)
+    kept = original_format in KEPT_AS_ORIGINAL
+    stored = data if kept else _encode_png(rgb)
     return ValidImage(
         key=image_key(relpath),
         relpath=relpath,
         source_sha256=digest,
-        png_bytes=png,
-        stored_sha256=sha256_bytes(png),
+        stored_bytes=stored,
+        stored_suffix=ORIGINAL_SUFFIX if kept else STORED_SUFFIX,
+        stored_sha256=digest if kept else sha256_bytes(stored),
         width=rgb.width,
         height=rgb.height,
         original_mode=original_mode,
@@ -183,24 +180,6 @@ def _decode_failure_reason(error: BaseException) -> RejectReason:
     message = str(error).lower()
     truncated = isinstance(error, EOFError) or "truncated" in message or "end of file" in message
     return RejectReason.TRUNCATED if truncated else RejectReason.CORRUPT
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    if image.mode in _SIXTEEN_BIT_MODES:
-        return _scale_to_8bit(np.asarray(image, dtype=np.float64), 65535.0)
-    if image.mode == "F":
-        pixels = np.asarray(image, dtype=np.float64)
-        return _scale_to_8bit(pixels, 1.0 if pixels.max(initial=0.0) <= 1.0 else 255.0)
-    if image.mode in _ALPHA_MODES or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    return image.convert("RGB")
-
-
-def _scale_to_8bit(pixels: np.ndarray, full_scale: float) -> Image.Image:
-    grey = np.rint(np.clip(pixels, 0.0, full_scale) * (255.0 / full_scale)).astype(np.uint8)
-    return Image.fromarray(np.repeat(grey[..., None], 3, axis=2))
 
 
 def _encode_png(image: Image.Image) -> bytes:

@@ -181,7 +181,8 @@ def local_files_url(relpath: str, document_prefix: str = "") -> str:
 
 
 def default_image_url(key: str) -> str:
-    """Tasks point at the stored PNG (`images/<key>.png`) served as a Label Studio local file."""
+    """Tasks point at the stored PNG (`images/<key>.png`) served as a Label Studio local file; pass the stored
+    path instead (`local_files_url`) when it may be a kept JPEG."""
     return local_files_url(stored_path(key))
 
 

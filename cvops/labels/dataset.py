@@ -6,14 +6,14 @@ accepted from the model, and every reviewed Label Studio export, in that order: 
 """
 
 import io
-from collections.abc import Collection, Sequence
+import json
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from PIL import Image
 
-from cvops.images import IMAGES_PREFIX, STORED_SUFFIX
+from cvops.images import IMAGES_PREFIX, STORED_SUFFIX, decode_rgb, key_of_stored_path
 from cvops.io_utils import sha256_bytes
 from cvops.labels.active import import_reviewed_labels
 from cvops.labels.sources import LabelFormat, LoadedLabels, load_labels
@@ -22,6 +22,8 @@ from cvops.labels.table import IMAGE_INFO_COLUMNS, LABEL_COLUMNS, TABLE_COLUMNS,
 from cvops.storage import VersionStore
 
 LABELS_TABLE_PATH = "labels/labels.csv"
+# The class list, in model-output order: beside the table, so a snapshot names its classes in one place.
+CLASS_LIST_PATH = "labels/classes.json"
 PRODUCTION_PREFIX = "production/"
 
 
@@ -40,7 +42,7 @@ def snapshot_images(store: VersionStore, ref: str) -> pd.DataFrame:
     objects = store.list_objects(ref, IMAGES_PREFIX)
     return pd.DataFrame(
         {
-            "image_key": [o.path[len(IMAGES_PREFIX) : -len(STORED_SUFFIX)] for o in objects],
+            "image_key": [key_of_stored_path(o.path) for o in objects],
             "path": [o.path for o in objects],
             "sha256": [o.sha256 for o in objects],
         },
@@ -53,6 +55,20 @@ def read_label_table(store: VersionStore, ref: str) -> pd.DataFrame | None:
     if not any(o.path == LABELS_TABLE_PATH for o in store.list_objects(ref, LABELS_TABLE_PATH)):
         return None
     return pd.read_csv(io.BytesIO(store.read(ref, LABELS_TABLE_PATH)), dtype={"image_key": str, "label": str})
+
+
+def read_class_list(store: VersionStore, ref: str) -> tuple[str, ...] | None:
+    """The class list committed at `ref`; for a snapshot from before the list was stored, the sorted classes
+    of its label table (what they were derived as); None before the first labels."""
+    if any(o.path == CLASS_LIST_PATH for o in store.list_objects(ref, CLASS_LIST_PATH)):
+        return tuple(json.loads(store.read(ref, CLASS_LIST_PATH))["classes"])
+    table = read_label_table(store, ref)
+    return None if table is None or table.empty else tuple(sorted(table["label"].unique()))
+
+
+def class_list_bytes(classes: Sequence[str]) -> bytes:
+    """Canonical JSON of a class list: the index of a class is its position, new classes are appended."""
+    return json.dumps({"classes": list(classes)}, indent=1).encode()
 
 
 def label_table_bytes(table: pd.DataFrame) -> bytes:
@@ -77,14 +93,15 @@ def image_info(
         known.get(sha) or _read_size(store, ref, path)
         for sha, path in zip(images["sha256"], images["path"], strict=True)
     ]
-    info = images.loc[:, ["image_key", "sha256"]].copy()
+    info = images.loc[:, ["image_key", "sha256", "path"]].copy()
     info["width"], info["height"], info["channels"] = zip(*sizes, strict=True) if sizes else ((), (), ())
-    return info.loc[:, list(IMAGE_INFO_COLUMNS)]
+    return info.loc[:, [*IMAGE_INFO_COLUMNS, "path"]]
 
 
 def _read_size(store: VersionStore, ref: str, path: str) -> tuple[int, int, int]:
-    with Image.open(io.BytesIO(store.read(ref, path))) as image:
-        return image.width, image.height, len(image.getbands())
+    """The size as every reader sees it (upright, RGB): a kept JPEG's EXIF orientation may swap its sides."""
+    height, width, channels = decode_rgb(store.read(ref, path)).shape
+    return width, height, channels
 
 
 def source_labels(
@@ -142,9 +159,11 @@ def build_label_table(
     previous: pd.DataFrame | None,
     fractions: Sequence[float],
     seed: int,
+    predefined: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Labels joined with image info and given splits that never move an image already assigned."""
+    """Labels joined with image info and given splits that never move an image already assigned; the splits
+    the source predefines (`predefined`, key -> split) are kept as they are."""
     joined = join_image_info(labels, info)
-    return assign_splits(joined, fractions=fractions, seed=seed, previous=previous).loc[
-        :, list(TABLE_COLUMNS)
-    ]
+    return assign_splits(
+        joined, fractions=fractions, seed=seed, previous=previous, predefined=predefined
+    ).loc[:, list(TABLE_COLUMNS)]

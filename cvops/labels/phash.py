@@ -32,6 +32,8 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
+from cvops.images import normalise_image
+
 HASH_SIZE = 8
 PHASH_IMAGE_SIZE = 32
 THUMBNAIL_SIZE = 16
@@ -69,7 +71,7 @@ HASHES: dict[str, Callable[[Image.Image], int]] = {"phash": phash, "dhash": dhas
 def hash_bytes(data: bytes, method: HashMethod = "phash") -> int:
     """The perceptual hash of encoded image bytes (PNG, JPEG, ...)."""
     with Image.open(io.BytesIO(data)) as image:
-        return HASHES[method](image)
+        return HASHES[method](normalise_image(image))
 
 
 def hash_array(pixels: np.ndarray, method: HashMethod = "phash") -> int:
@@ -104,8 +106,8 @@ def thumbnail(image: Image.Image) -> np.ndarray:
 def fingerprint_bytes(data: bytes, method: HashMethod = "phash") -> ImageFingerprint:
     """Hash and thumbnail of encoded image bytes (PNG, JPEG, ...), decoding them once."""
     with Image.open(io.BytesIO(data)) as image:
-        image.load()
-        return ImageFingerprint(HASHES[method](image), thumbnail(image))
+        upright = normalise_image(image)
+        return ImageFingerprint(HASHES[method](upright), thumbnail(upright))
 
 
 def fingerprint_array(pixels: np.ndarray, method: HashMethod = "phash") -> ImageFingerprint:

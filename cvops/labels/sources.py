@@ -8,7 +8,7 @@ images) happens in `validate_labels`, so every source is held to the same rules.
 import csv
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -18,9 +18,11 @@ import pandas as pd
 from cvops.errors import LabelFormatError
 from cvops.labels.table import (
     DEFAULT_MAX_EXAMPLES,
+    SPLIT_ALIASES,
     LabelIssues,
     raw_labels,
     resolve_classes,
+    safe_image_key,
     validate_labels,
 )
 
@@ -33,22 +35,29 @@ HUMAN = "human"
 
 
 def parse_imagefolder(relpaths: Iterable[str]) -> pd.DataFrame:
-    """ImageFolder layout: the first path component is the class.
+    """ImageFolder layout: `class/file`, or `split/class/file` with predefined splits.
 
-    >>> parse_imagefolder(["ok/img_1.png", "scratch/img_2.png"])[["source_path", "label"]].values.tolist()
-    [['ok/img_1.png', 'ok'], ['scratch/img_2.png', 'scratch']]
+    >>> parse_imagefolder(["ok/img_1.png", "valid/scratch/img_2.png"])[["label", "split"]].values.tolist()
+    [['ok', None], ['scratch', 'val']]
 
-    A file directly under the root has no class folder and is reported as an unlabelled image.
+    A first folder named `train`, `val`/`valid`/`validation` or `test` (any case) with a class folder below it
+    is the split; otherwise the first folder is the class (so `test/img.png` is of class `test`). A file
+    directly under the root has no class folder and is reported as an unlabelled image.
     """
-    return raw_labels(
-        {
-            "source_path": relpath,
-            "label": relpath.split("/", 1)[0] if "/" in relpath else None,
-            "label_source": IMPORTED,
-            "location": f"file {relpath!r}",
-        }
-        for relpath in relpaths
-    )
+    return raw_labels(_imagefolder_row(relpath) for relpath in relpaths)
+
+
+def _imagefolder_row(relpath: str) -> dict[str, Any]:
+    parts = relpath.split("/")
+    split = SPLIT_ALIASES.get(parts[0].lower()) if len(parts) > 2 else None
+    class_parts = parts[1:] if split is not None else parts
+    return {
+        "source_path": relpath,
+        "label": class_parts[0] if len(class_parts) > 1 else None,
+        "label_source": IMPORTED,
+        "location": f"file {relpath!r}",
+        "split": split,
+    }
 
 
 def list_imagefolder(root: Path) -> list[str]:
@@ -63,14 +72,16 @@ def list_imagefolder(root: Path) -> list[str]:
 
 
 def parse_csv_labels(path: Path) -> pd.DataFrame:
-    """CSV with a header naming `path` and `label` (other columns are ignored); UTF-8, BOM allowed.
+    """CSV with a header naming `path` and `label`, optionally `split` (other columns are ignored); UTF-8, BOM
+    allowed.
 
     ```
-    path,label
-    ok/img_1.png,ok
-    img_2.png,scratch
+    path,label,split
+    ok/img_1.png,ok,train
+    img_2.png,scratch,test
     ```
-    An empty label cell is an unlabelled image.
+    An empty label cell is an unlabelled image. A `split` cell is `train`, `val` (or `valid`, `validation`) or
+    `test`, any case; an empty one leaves the split to the hash rule.
     """
     try:
         return _parse_csv(path)
@@ -95,10 +106,22 @@ def _parse_csv(path: Path) -> pd.DataFrame:
                 "label": (row["label"] or "").strip() or None,
                 "label_source": IMPORTED,
                 "location": f"line {reader.line_num}",
+                "split": _csv_split(path, reader.line_num, row.get("split")),
             }
             for row in reader
         ]
     return raw_labels(rows)
+
+
+def _csv_split(path: Path, line: int, cell: str | None) -> str | None:
+    name = (cell or "").strip()
+    if not name:
+        return None
+    if name.lower() not in SPLIT_ALIASES:
+        raise LabelFormatError(
+            f"{path}: line {line} has split {name!r}; use one of {', '.join(SPLIT_ALIASES)} or leave it empty."
+        )
+    return SPLIT_ALIASES[name.lower()]
 
 
 def parse_coco_labels(path: Path) -> pd.DataFrame:
@@ -127,6 +150,7 @@ def parse_coco_labels(path: Path) -> pd.DataFrame:
             "annotations image_id and category_id."
         ) from error
     _check_coco_ids(path, pairs, files, names)
+    _check_coco_classification(path, document["annotations"])
     annotated = {image_id for image_id, _, _ in pairs}
     rows = [
         {
@@ -157,6 +181,17 @@ def _check_coco_ids(
             raise LabelFormatError(
                 f"{path}: annotation {annotation_id} points to image id {image_id} and category id "
                 f"{category_id}, and one of them is not defined in 'images'/'categories'; fix the export."
+            )
+
+
+def _check_coco_classification(path: Path, annotations: Sequence[Any]) -> None:
+    for annotation in annotations:
+        shapes = [key for key in ("bbox", "segmentation") if annotation.get(key)]
+        if shapes:
+            raise LabelFormatError(
+                f"{path}: annotation {annotation.get('id')} has a {' and a '.join(shapes)}: "
+                "detection/segmentation not supported yet; export image-level labels (one category per image, "
+                "no bbox or segmentation)."
             )
 
 
@@ -280,12 +315,16 @@ def read_raw_labels(
 
 @dataclass(frozen=True)
 class LoadedLabels:
-    """A label source read, classes resolved and validated: the table the `labels` asset starts from."""
+    """A label source read, classes resolved and validated: the table the `labels` asset starts from.
+
+    `splits` maps the keys whose split the source predefines (split folders, a CSV `split` column) to it.
+    """
 
     table: pd.DataFrame
     issues: LabelIssues
     classes: tuple[str, ...]
     new_classes: tuple[str, ...]
+    splits: Mapping[str, str] = field(default_factory=dict)
 
 
 def load_labels(
@@ -314,4 +353,15 @@ def load_labels(
         tolerated=tolerated,
         max_examples=max_examples,
     )
-    return LoadedLabels(validated.table, validated.issues, classes, new_classes)
+    return LoadedLabels(
+        validated.table, validated.issues, classes, new_classes, _predefined_splits(raw, validated.table)
+    )
+
+
+def _predefined_splits(raw: pd.DataFrame, table: pd.DataFrame) -> dict[str, str]:
+    kept = set(table["image_key"])
+    keyed = (
+        (key if isinstance(key, str) else safe_image_key(path) if isinstance(path, str) else None, split)
+        for path, key, split in zip(raw["source_path"], raw["image_key"], raw["split"], strict=True)
+    )
+    return {key: split for key, split in keyed if isinstance(split, str) and key in kept}

@@ -17,11 +17,14 @@ there is one. Guarantee, precisely: with `previous`, no pinned image changes spl
 class than there are (e.g. a class that grew from 9 pinned train images to 10 has one unpinned image for two
 empty splits); such a gap is filled by that class's next new images.
 
+Predefined (`predefined`): an image whose key the source assigns a split (split folders, a CSV `split` column)
+gets that split and is pinned; it wins over `previous`, because it is the user's declaration.
+
 Why not rank images per class: ranks change when images arrive, which moves old images between splits.
 """
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -63,10 +66,12 @@ def assign_splits(
     seed: int = 0,
     previous: pd.DataFrame | None = None,
     min_class_images: int = DEFAULT_MIN_CLASS_IMAGES,
+    predefined: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """A copy of `table` (needs `sha256` and `label`) with a `split` column, by the rules in the module doc.
+    """A copy of `table` (needs `sha256` and `label`, and `image_key` with `predefined`) with a `split` column,
+    by the rules in the module doc.
 
-    `previous` needs `sha256` and `split`; its images keep their split.
+    `previous` needs `sha256` and `split`; its images keep their split. `predefined` maps keys to their split.
     """
     bounds = split_bounds(fractions)
     result = table.copy()
@@ -78,6 +83,11 @@ def assign_splits(
         known = previous.drop_duplicates("sha256").set_index("sha256")["split"]
         pinned = result["sha256"].isin(known.index).to_numpy()
         split[pinned] = result.loc[pinned, "sha256"].map(known).to_numpy()
+    if predefined:
+        declared = result["image_key"].map(predefined)
+        is_declared = declared.notna().to_numpy()
+        split[is_declared] = declared[is_declared].to_numpy()
+        pinned = pinned | is_declared
     for label in sorted(result["label"].unique()):
         in_class = (result["label"] == label).to_numpy()
         if in_class.sum() >= min_class_images:

@@ -3,7 +3,8 @@
 Every parser in `cvops.labels.sources` returns a *raw* table, one row per label statement found in the source:
 `source_path` (the image path as written; `None` when the source gave a key directly), `image_key` (set only
 when the source names the key itself, e.g. Label Studio `data.image_key`), `label` (`None` when the source lists
-the image without a label), `label_source` and `location` (where the row is in the file, for messages).
+the image without a label), `label_source`, `location` (where the row is in the file, for messages) and `split`
+(a split the source predefines, one of `SPLITS`, else `None`).
 `validate_labels` turns it into the canonical table `image_key, label, label_source` and a `LabelIssues` report.
 """
 
@@ -17,7 +18,7 @@ from cvops.errors import LabelValidationError, NewClassError
 from cvops.images import image_key, stored_path
 
 LABEL_COLUMNS = ("image_key", "label", "label_source")
-RAW_COLUMNS = ("source_path", "image_key", "label", "label_source", "location")
+RAW_COLUMNS = ("source_path", "image_key", "label", "label_source", "location", "split")
 IMAGE_INFO_COLUMNS = ("image_key", "sha256", "width", "height", "channels")
 TABLE_COLUMNS = (
     "image_key",
@@ -32,6 +33,8 @@ TABLE_COLUMNS = (
 )
 LABEL_SOURCES = ("human", "imported", "model")
 SPLITS = ("train", "val", "test")
+# The names a user's data may give a predefined split (folder names, a CSV `split` column), lower case.
+SPLIT_ALIASES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 
 IssueKind = Literal[
     "path_outside_dataset",
@@ -289,7 +292,8 @@ def _format_row(row: dict[str, Any]) -> str:
 
 
 def join_image_info(labels: pd.DataFrame, images: pd.DataFrame) -> pd.DataFrame:
-    """Labels (`LABEL_COLUMNS`) + image info (`IMAGE_INFO_COLUMNS`) -> every `TABLE_COLUMNS` except `split`.
+    """Labels (`LABEL_COLUMNS`) + image info (`IMAGE_INFO_COLUMNS`, and the stored `path` when the images
+    have one; else the PNG path of the key) -> every `TABLE_COLUMNS` except `split`.
 
     Every labelled key must be in `images` (validate with `image_keys=images.image_key` first); a label for an
     unknown image raises `LabelValidationError`, because a silent inner join would drop it.
@@ -300,6 +304,8 @@ def join_image_info(labels: pd.DataFrame, images: pd.DataFrame) -> pd.DataFrame:
             f"{len(missing)} labelled image(s) are not in the image table, e.g. {missing[:DEFAULT_MAX_EXAMPLES]}; "
             "validate the labels with image_keys=<the snapshot's keys> before joining."
         )
-    joined = labels.merge(images.loc[:, list(IMAGE_INFO_COLUMNS)], on="image_key", how="left", validate="1:1")
-    joined["path"] = joined["image_key"].map(stored_path)
+    columns = [*IMAGE_INFO_COLUMNS, "path"] if "path" in images else list(IMAGE_INFO_COLUMNS)
+    joined = labels.merge(images.loc[:, columns], on="image_key", how="left", validate="1:1")
+    if "path" not in images:
+        joined["path"] = joined["image_key"].map(stored_path)
     return joined.astype({"width": "int64", "height": "int64", "channels": "int64"})

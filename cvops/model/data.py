@@ -18,6 +18,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Sampler, TensorDataset
 
 from cvops.errors import TrainingDataError
+from cvops.images import normalise_image
 from cvops.model.preprocess import Preprocessing
 
 SPLITS = ("train", "val", "test")
@@ -70,7 +71,7 @@ def load_split_arrays(
 def _decode(data: bytes, path: str, preprocessing: Preprocessing) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as image:
-            return preprocessing.to_pixels(image.convert("RGB"))
+            return preprocessing.to_pixels(normalise_image(image))
     except OSError as error:
         raise TrainingDataError(
             f"Image {path} does not decode ({error}): re-ingest it or drop it from the labels table."

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from cvops.images import normalise_image
+
 ImageInput = str | Path | Image.Image | np.ndarray
 
 
@@ -53,4 +55,4 @@ def _as_pil(image: ImageInput) -> Image.Image:
             raise TypeError(f"Image arrays must be uint8 HWC RGB, got dtype {image.dtype}")
         return Image.fromarray(image).convert("RGB")
     with Image.open(image) as opened:
-        return opened.convert("RGB")
+        return normalise_image(opened)

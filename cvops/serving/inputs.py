@@ -18,6 +18,7 @@ from cvops.errors import (
     TooManyFilesError,
     UnsupportedContentTypeError,
 )
+from cvops.images import normalise_image
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "BMP", "WEBP", "TIFF", "GIF")
 MULTIPART_TYPE = "multipart/form-data"
@@ -60,7 +61,8 @@ async def read_payloads(request: Request, limits: RequestLimits) -> list[ImagePa
 
 
 def decode_image(payload: ImagePayload, max_pixels: int) -> Image.Image:
-    """Decode one image to RGB, refusing non-images and images over `max_pixels` before decoding pixels."""
+    """Decode one image as ingest does (`normalise_image`: EXIF upright, alpha on white, 16-bit scaled, RGB),
+    refusing non-images and images over `max_pixels` before decoding pixels."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -68,7 +70,7 @@ def decode_image(payload: ImagePayload, max_pixels: int) -> Image.Image:
             width, height = opened.size
             if width * height > max_pixels:
                 raise ImageTooLargeError(_too_many_pixels(payload.name, width * height, max_pixels))
-            return opened.convert("RGB")
+            return normalise_image(opened)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageTooLargeError(_too_many_pixels(payload.name, None, max_pixels)) from error
     except (OSError, ValueError, SyntaxError) as error:

@@ -12,12 +12,15 @@ from pydantic import Field
 from cvops import __version__ as CODE_VERSION
 from cvops.images import decode_rgb
 from cvops.labels.dataset import (
+    CLASS_LIST_PATH,
     LABELS_TABLE_PATH,
     LabelSource,
     build_label_table,
+    class_list_bytes,
     image_info,
     label_table_bytes,
     label_table_version,
+    read_class_list,
     read_label_table,
     reviewed_labels,
     snapshot_images,
@@ -63,7 +66,7 @@ def _known_labels(store: VersionStore, commit: str, labelling: LabellingResource
     images = snapshot_images(store, commit)
     previous = read_label_table(store, commit)
     keys = set(images["image_key"])
-    base = source_labels(_label_source(labelling), keys, _classes_of(previous))
+    base = source_labels(_label_source(labelling), keys, read_class_list(store, commit))
     return KnownLabels(images, previous, base, reviewed_labels(labelling.reviews_dir(), base.classes, keys))
 
 
@@ -101,7 +104,7 @@ def label_review_queue(
         )
         return dg.MaterializeResult(value=ref, metadata=metadata)
     from cvops.export.predictor import Predictor
-    from cvops.labels.active import prelabel, write_review_queue
+    from cvops.labels.active import local_files_url, prelabel, write_review_queue
 
     predictor = Predictor.from_onnx(artifact_store.store().path_of(champion.ref))
     paths = images.set_index("image_key").loc[waiting, "path"].tolist()
@@ -116,7 +119,12 @@ def label_review_queue(
         method=labelling.uncertainty,
         auto_accept_threshold=labelling.auto_accept_threshold,
     )
-    queue = write_review_queue(result, labelling.queue_dir() / f"queue-{commit[:12]}.json")
+    stored = dict(zip(waiting, paths, strict=True))
+    queue = write_review_queue(
+        result,
+        labelling.queue_dir() / f"queue-{commit[:12]}.json",
+        image_url=lambda key: local_files_url(stored[key]),
+    )
     answered = reviewer.answer(queue.tasks_path, labelling.reviews_dir())
     accepted = result.accepted_labels()
     ref = ReviewQueueRef(
@@ -219,6 +227,7 @@ def labels(
         previous,
         config.split_fractions,
         config.split_seed,
+        base.splits,
     )
     quality = QualityConfig(
         classes=base.classes,
@@ -239,7 +248,9 @@ def labels(
     )
     version = label_table_version(table)
     labels_commit = (
-        _publish(store, table, context.run.run_id, version) if all(r.passed for r in results) else commit
+        _publish(store, table, base.classes, context.run.run_id, version)
+        if all(r.passed for r in results)
+        else commit
     )
     split_sizes = {split: int(n) for split, n in table["split"].value_counts().sort_index().items()}
     ref = LabelsRef(
@@ -258,18 +269,17 @@ def labels(
     )
 
 
-def _classes_of(previous: pd.DataFrame | None) -> tuple[str, ...] | None:
-    return None if previous is None or previous.empty else tuple(sorted(previous["label"].unique()))
-
-
-def _publish(store: VersionStore, table: pd.DataFrame, run_id: str, version: str) -> str:
-    """Commit the table on a branch and merge it into main; an unchanged table makes no commit."""
+def _publish(
+    store: VersionStore, table: pd.DataFrame, classes: tuple[str, ...], run_id: str, version: str
+) -> str:
+    """Commit the table and the class list on a branch and merge it into main; unchanged ones make no commit."""
     main = store.default_branch
     branch = f"labels-{run_id[:8]}"
     if store.branch_exists(branch):
         store.delete_branch(branch)
     store.create_branch(branch, main)
     store.upload(branch, LABELS_TABLE_PATH, label_table_bytes(table))
+    store.upload(branch, CLASS_LIST_PATH, class_list_bytes(classes))
     if store.has_uncommitted_changes(branch):
         store.commit(branch, "update labels", {"labels_version": version, "run_id": run_id})
         store.merge(branch, main, "publish labels", {"labels_version": version})

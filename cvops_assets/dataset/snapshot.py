@@ -10,7 +10,7 @@ from cvops.images import IMAGES_PREFIX
 from cvops.ingest import AuditResult, audit_snapshot, mark_committed, report_from_json
 from cvops.ingest.audit import (
     AUDIT_DESCRIPTIONS,
-    IMAGES_DECODE_AS_RGB_PNG,
+    IMAGES_DECODE,
     NO_ZERO_BYTE_OBJECTS,
     SNAPSHOT_MATCHES_MANIFEST,
 )
@@ -22,7 +22,8 @@ from resources.artifact_resource import ArtifactStoreResource
 from resources.landing import LandingResource
 from resources.version_store import VersionStoreResource
 
-AUDITS = (NO_ZERO_BYTE_OBJECTS, IMAGES_DECODE_AS_RGB_PNG, SNAPSHOT_MATCHES_MANIFEST)
+MAX_LISTED_PATHS = 50
+AUDITS = (NO_ZERO_BYTE_OBJECTS, IMAGES_DECODE, SNAPSHOT_MATCHES_MANIFEST)
 
 
 @dg.asset(
@@ -85,7 +86,9 @@ def _check_result(audit: AuditResult) -> dg.AssetCheckResult:
 
 
 def _metadata(store: VersionStore, ref: SnapshotRef, branch: str) -> dict[str, dg.MetadataValue]:
-    changes = Counter(change.kind for change in store.diff(ref.previous_commit, ref.commit))
+    diff = store.diff(ref.previous_commit, ref.commit)
+    changes = Counter(change.kind for change in diff)
+    removed = [change.path for change in diff if change.kind == "removed"]
     return {
         META_DATA_COMMIT: dg.MetadataValue.text(ref.commit),
         "previous_commit": dg.MetadataValue.text(ref.previous_commit),
@@ -95,4 +98,5 @@ def _metadata(store: VersionStore, ref: SnapshotRef, branch: str) -> dict[str, d
         "files_added": dg.MetadataValue.int(changes["added"]),
         "files_removed": dg.MetadataValue.int(changes["removed"]),
         "files_changed": dg.MetadataValue.int(changes["changed"]),
+        "removed_paths": dg.MetadataValue.json(removed[:MAX_LISTED_PATHS]),
     }

@@ -48,7 +48,14 @@ def raw_images(
     window = config.production_window
     source = landing.window(window) if window else landing.landing()
     prefix = f"{PRODUCTION_PREFIX}/{window}/" if window else ""
-    plan = scan_landing(source, landing.state(), key_prefix=prefix)
+    # A landing scan removes what left the landing folder; a window scan never touches other windows.
+    plan = scan_landing(
+        source,
+        landing.state(),
+        key_prefix=prefix,
+        detect_removals=window is None,
+        keep_prefixes=(f"{PRODUCTION_PREFIX}/",),
+    )
     base_commit = store.resolve(store.default_branch)
     branch = _fresh_branch(store, f"ingest-{context.run.run_id[:8]}")
     context.log.info(f"{source}: {len(plan.to_validate)} new or changed files, {plan.unchanged} unchanged")
@@ -60,7 +67,13 @@ def raw_images(
         )
 
     report = ingest_to_branch(
-        plan, store, branch, quarantine=landing.quarantine(), limits=landing.limits(), progress=log_progress
+        plan,
+        store,
+        branch,
+        quarantine=landing.quarantine(),
+        limits=landing.limits(),
+        progress=log_progress,
+        workers=landing.ingest_workers,
     )
     branch_commit = None
     if store.has_uncommitted_changes(branch):
@@ -101,6 +114,7 @@ def _metadata(
         "num_duplicates": dg.MetadataValue.int(len(report.duplicates)),
         "num_rejected": dg.MetadataValue.int(len(report.rejections)),
         "num_unchanged": dg.MetadataValue.int(report.unchanged),
+        "num_removed": dg.MetadataValue.int(len(report.removed_paths)),
         "counts": dg.MetadataValue.json(ref.counts),
         "quarantine_manifest": dg.MetadataValue.path(str(landing.quarantine().manifest_path)),
         "sizes": table_value(Table(("size", "original mode", "images"), tuple(size_rows))),

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from cvops.errors import CVOpsError, LabelFormatError
+from cvops.images import decode_rgb
 from cvops.ingest import Rejection, ValidImage, validate_image
 from cvops.labels.sources import (
     parse_coco_labels,
@@ -67,8 +68,11 @@ def test_random_bytes_are_rejected_not_raised(data: bytes) -> None:
 def test_mutated_images_validate_or_are_rejected(data: bytes) -> None:
     result = _validate_bytes(data)
     if isinstance(result, ValidImage):
-        with Image.open(io.BytesIO(result.png_bytes)) as image:
-            assert (image.format, image.mode) == ("PNG", "RGB")
+        pixels = decode_rgb(result.stored_bytes)
+        assert pixels.dtype == np.uint8 and pixels.shape == (result.height, result.width, 3)
+        with Image.open(io.BytesIO(result.stored_bytes)) as image:
+            expected = ("JPEG", "MPO") if result.stored_suffix == ".jpg" else ("PNG",)
+            assert image.format in expected
     else:
         assert isinstance(result, Rejection) and result.reason.value
 

@@ -193,7 +193,7 @@ def test_upload_commit_and_audits_pass(tmp_path: Path, landing: Path, store: Loc
     results = audit_snapshot(store, "ingest-1", report, base_ref="main")
     assert [(r.name, r.passed, r.num_offending) for r in results] == [
         ("no_zero_byte_objects", True, 0),
-        ("images_decode_as_rgb_png", True, 0),
+        ("images_decode", True, 0),
         ("snapshot_matches_manifest", True, 0),
     ]
 
@@ -209,7 +209,7 @@ def test_audits_catch_bad_objects_and_unexplained_changes(
     store.commit("ingest-1", "ingest plus junk", {})
     results = {r.name: r for r in audit_snapshot(store, "ingest-1", report, base_ref="main")}
     assert results["no_zero_byte_objects"].offending_paths == ("images/empty.png",)
-    assert results["images_decode_as_rgb_png"].offending_paths == ("images/empty.png", "images/fake.png")
+    assert results["images_decode"].offending_paths == ("images/empty.png", "images/fake.png")
     assert results["snapshot_matches_manifest"].offending_paths == ("images/empty.png", "images/fake.png")
     assert results["snapshot_matches_manifest"].description.startswith("2 paths where")
 

@@ -9,6 +9,7 @@ import pytest
 from ingest_files import encode, gradient_rgb, huge_png_header
 from PIL import Image
 
+from cvops.images import decode_rgb
 from cvops.ingest import Rejection, RejectReason, ValidationLimits, ValidImage, validate_image
 from cvops.io_utils import sha256_bytes
 
@@ -81,11 +82,14 @@ def _valid(tmp_path: Path, relpath: str, data: bytes) -> tuple[ValidImage, np.nd
     path.write_bytes(data)
     result = validate_image(path, relpath=relpath)
     assert isinstance(result, ValidImage), result
-    with Image.open(io.BytesIO(result.png_bytes)) as stored:
-        assert (stored.format, stored.mode) == ("PNG", "RGB")
-        pixels = np.asarray(stored)
+    if result.stored_suffix == ".jpg":
+        assert result.stored_bytes == data, "a JPEG is stored as it arrived"
+    else:
+        with Image.open(io.BytesIO(result.stored_bytes)) as stored:
+            assert (stored.format, stored.mode) == ("PNG", "RGB")
+    pixels = decode_rgb(result.stored_bytes)
     assert (result.width, result.height) == (pixels.shape[1], pixels.shape[0])
-    assert result.stored_sha256 == sha256_bytes(result.png_bytes)
+    assert result.stored_sha256 == sha256_bytes(result.stored_bytes)
     assert result.source_sha256 == sha256_bytes(data)
     return result, pixels
 
@@ -94,6 +98,12 @@ def test_rgb_png_pixels_are_kept_exactly(tmp_path: Path) -> None:
     result, pixels = _valid(tmp_path, "ok/a.png", _valid_png())
     assert np.array_equal(pixels, np.asarray(gradient_rgb(64, 64)))
     assert (result.key, result.original_mode, result.original_format) == ("ok/a", "RGB", "PNG")
+
+
+def test_jpeg_is_kept_as_it_arrived_and_png_is_normalised(tmp_path: Path) -> None:
+    jpeg, _ = _valid(tmp_path, "photo.jpg", encode(gradient_rgb(), "JPEG", quality=90))
+    png, _ = _valid(tmp_path, "scan.png", _valid_png())
+    assert (jpeg.stored_suffix, png.stored_suffix) == (".jpg", ".png")
 
 
 def test_cmyk_jpeg_becomes_rgb(tmp_path: Path) -> None:
