@@ -9,7 +9,6 @@ of the assertion message, and the log file stays in the home for a look afterwar
 """
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,10 +20,10 @@ from types import TracebackType
 import dagster as dg
 from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
+from cvops_assets.instance import prepare_dagster_home
 from sensors.interval import SENSOR_INTERVAL_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-INSTANCE_CONFIG = PROJECT_ROOT / "deploy" / "dagster.yaml"
 CODE_MODULE = "cvops_assets.definitions"
 BIN = Path(sys.executable).parent
 STOP_TIMEOUT_SECONDS = 30
@@ -35,9 +34,7 @@ class DaemonHarness:
     def __init__(
         self, root: Path, env: Mapping[str, str] | None = None, sensor_interval_seconds: int = 1
     ) -> None:
-        self.home = root / "dagster_home"
-        self.home.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(INSTANCE_CONFIG, self.home / "dagster.yaml")
+        self.home = prepare_dagster_home(root / "dagster_home")
         self.log_path = self.home / "daemon.log"
         self.env = {
             **os.environ,
@@ -67,6 +64,8 @@ class DaemonHarness:
     def launch(self) -> None:
         if self._process is not None:
             raise RuntimeError("the daemon is already running")
+        # Create the SQLite storage here first: a daemon and a CLI creating it at once race on CREATE TABLE.
+        self.instance.get_runs(limit=1)
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 [str(BIN / "dagster-daemon"), "run", "-m", CODE_MODULE, "-d", str(PROJECT_ROOT)],
