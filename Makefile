@@ -3,7 +3,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export WHYLOGS_NO_ANALYTICS := True
 
-.PHONY: install demo test dev lint serve clean
+.PHONY: install demo test dev daemon lint serve clean
 
 install: $(STAMP)
 
@@ -27,11 +27,21 @@ $(CHROMIUM):
 test: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest -q
 
+# DAGSTER_HOME gets deploy/dagster.yaml (the run queue) unless it has a dagster.yaml already.
+PREPARE_HOME = $(PY) -c 'import os, pathlib; from cvops_assets.instance import prepare_dagster_home; prepare_dagster_home(pathlib.Path(os.environ["DAGSTER_HOME"]))'
+
 # `make dev DEMO=<folder>` opens the instance a demo left behind; otherwise ./.cvops/dagster_home.
 dev: $(STAMP)
 	set -a; if [ -n "$(DEMO)" ]; then . "$(DEMO)/demo.env"; fi; set +a; \
-	export DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.cvops/dagster_home}; mkdir -p "$$DAGSTER_HOME"; \
+	export DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.cvops/dagster_home}; $(PREPARE_HOME); \
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1
+
+# `make daemon LANDING=<folder> PRODUCTION=<folder>`: sensors and the run queue without the UI.
+daemon: $(STAMP)
+	test -n "$(LANDING)" && test -n "$(PRODUCTION)" || { echo "usage: make daemon LANDING=<folder> PRODUCTION=<folder>"; exit 2; }
+	export CVOPS_LANDING="$(abspath $(LANDING))" CVOPS_PRODUCTION="$(abspath $(PRODUCTION))"; \
+	export DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.cvops/dagster_home}; $(PREPARE_HOME); \
+	$(VENV)/bin/dagster-daemon run -w workspace.yaml
 
 serve: $(STAMP)
 	$(PY) -m cvops.serving

@@ -32,6 +32,7 @@ from cvops_assets.constants import (
     PRODUCTION_WINDOWS,
 )
 from cvops_assets.definitions import REVIEWER_TRUTH_ENV, build_definitions, build_resources
+from cvops_assets.instance import prepare_dagster_home
 from resources.artifact_resource import ArtifactStoreResource
 from resources.labelling import GroundTruthReviewer, LabellingResource
 from resources.landing import LANDING_ENV, PRODUCTION_ENV
@@ -210,7 +211,7 @@ def _prepare_environment(root: Path) -> dict[str, Path]:
         REVIEWER_TRUTH_ENV: str(paths["truth"]),
     }
     os.environ.update(env)
-    atomic_write_text(paths["dagster_home"] / "dagster.yaml", "telemetry:\n  enabled: false\n")
+    prepare_dagster_home(paths["dagster_home"])
     atomic_write_text(root / "demo.env", "".join(f"{key}={value}\n" for key, value in env.items()))
     return paths
 

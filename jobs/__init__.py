@@ -11,6 +11,7 @@ from cvops_assets.constants import (
     EDGE_EXPORT,
     INGEST_GROUP,
     INGEST_JOB,
+    LIFECYCLE_CONCURRENCY_TAG,
     LIFECYCLE_JOB,
     PRODUCTION_IMAGES,
     REFERENCE_PROFILE,
@@ -21,19 +22,26 @@ LIFECYCLE = dg.AssetSelection.groups(INGEST_GROUP, DATASET_GROUP, TRAINING_GROUP
     EDGE_EXPORT, REFERENCE_PROFILE
 )
 
+# The instance's run queue (deploy/dagster.yaml) runs one run with this tag at a time: these jobs move the
+# ingest branch, main and the refs, so two of them must never interleave.
+LIFECYCLE_RUN_TAGS = {LIFECYCLE_CONCURRENCY_TAG: "state"}
+
 ingest_job = dg.define_asset_job(
     INGEST_JOB,
+    tags=LIFECYCLE_RUN_TAGS,
     selection=dg.AssetSelection.groups(INGEST_GROUP) | dg.AssetSelection.assets(DATASET_SNAPSHOT),
     description="Ingest new landing images and publish them to main if the audits pass (write-audit-publish).",
 )
 lifecycle_job = dg.define_asset_job(
     LIFECYCLE_JOB,
+    tags=LIFECYCLE_RUN_TAGS,
     selection=LIFECYCLE,
     description="The whole lifecycle: ingest, snapshot, labels, training, validation and blessing, edge export "
     "and the drift reference.",
 )
 continuous_training_job = dg.define_asset_job(
     CONTINUOUS_TRAINING_JOB,
+    tags=LIFECYCLE_RUN_TAGS,
     selection=LIFECYCLE,
     description="Started by drift_sensor: ingest the drifted production window, pre-label it for review, retrain, "
     "validate against the champion on a test split that includes the new images, export if blessed.",

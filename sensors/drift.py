@@ -18,6 +18,7 @@ from cvops_assets.constants import (
 )
 from resources.drift_policy import DriftPolicyResource
 from resources.landing import LandingResource
+from sensors.interval import sensor_interval
 
 DRIFT_SENSOR = "drift_sensor"
 PRODUCTION_WINDOW_SENSOR = "production_window_sensor"
@@ -32,7 +33,7 @@ def build_production_window_sensor(
     @dg.sensor(
         name=PRODUCTION_WINDOW_SENSOR,
         job_name=job_name,
-        minimum_interval_seconds=60,
+        minimum_interval_seconds=sensor_interval(60),
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Adds a partition per production window folder and profiles a window whenever its files change.",
     )
@@ -79,7 +80,7 @@ def build_drift_sensor(job_name: str) -> dg.SensorDefinition:
     @dg.sensor(
         name=DRIFT_SENSOR,
         job_name=job_name,
-        minimum_interval_seconds=60,
+        minimum_interval_seconds=sensor_interval(60),
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Reads the drift score of new drift_profile materializations and requests continuous "
         "training for a drifted window, at most once per profile and once per cooldown.",

@@ -5,6 +5,7 @@ import dagster as dg
 from cvops.ingest import pending_files
 from cvops.io_utils import sha256_bytes
 from resources.landing import LandingResource
+from sensors.interval import sensor_interval
 
 NEW_IMAGES_SENSOR = "new_images_sensor"
 LANDING_FINGERPRINT_TAG = "cvops/landing_fingerprint"
@@ -14,7 +15,7 @@ def build_new_images_sensor(job_name: str) -> dg.SensorDefinition:
     @dg.sensor(
         name=NEW_IMAGES_SENSOR,
         job_name=job_name,
-        minimum_interval_seconds=30,
+        minimum_interval_seconds=sensor_interval(30),
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Requests an ingest run when files appear or change in the landing folder.",
     )
