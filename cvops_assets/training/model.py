@@ -23,21 +23,49 @@ MODEL_BLESSED = "model_blessed"
 
 
 class TrainedModelConfig(dg.Config):
+    """Every field of `cvops.model.training.TrainConfig`, with the same defaults, plus the champion switch."""
+
     seed: int = Field(default=0, description="Seeds weights, shuffling and augmentation.")
     epochs: int = Field(default=30, description="Upper bound; early stopping on val_loss may stop sooner.")
-    batch_size: int = 64
-    learning_rate: float = 3e-3
+    batch_size: int = Field(default=64, description="Images per optimizer step (per device under DDP).")
+    learning_rate: float = Field(default=3e-3, description="AdamW learning rate.")
+    weight_decay: float = Field(default=1e-4, description="AdamW decoupled weight decay.")
+    warmup_fraction: float = Field(
+        default=0.05,
+        description="Share of all steps spent warming the learning rate up before a cosine decay.",
+    )
+    gradient_clip_norm: float = Field(default=1.0, description="Gradients are clipped to this total norm.")
     width: int = Field(default=16, description="Channels of the first conv block (doubling per block).")
     depth: int = Field(default=3, description="Number of conv blocks.")
+    embedding_dim: int = Field(
+        default=32,
+        description="Size of the penultimate layer, the embedding used for drift and pre-labelling.",
+    )
     image_size: int = Field(default=48, description="Square input size in pixels.")
-    augment: bool = Field(
-        default=True, description="Flips, small rotations, brightness/contrast jitter, noise."
+    augment: bool = Field(default=True, description="Apply the augmentations below to training images.")
+    hflip: bool = Field(
+        default=False,
+        description="Random horizontal flips; off by default, as text and digits change meaning.",
     )
-    early_stopping_patience: int = 5
+    vflip: bool = Field(
+        default=False, description="Random vertical flips; off by default, as most photos have an up."
+    )
+    rotation_degrees: float = Field(
+        default=10.0, description="Maximum random rotation either way, in degrees."
+    )
+    brightness: float = Field(default=0.1, description="Maximum relative brightness jitter.")
+    contrast: float = Field(default=0.1, description="Maximum relative contrast jitter.")
+    noise_std: float = Field(default=0.02, description="Standard deviation of added Gaussian pixel noise.")
+    early_stopping_patience: int = Field(
+        default=5, description="Epochs without a val_loss improvement before stopping."
+    )
+    num_workers: int = Field(default=0, description="DataLoader worker processes.")
     strategy: Literal["auto", "ddp"] = Field(
-        default="auto", description="'ddp' trains on `devices` processes."
+        default="auto", description="'ddp' trains on `devices` processes per node."
     )
-    devices: int = 1
+    devices: int = Field(default=1, description="Devices (processes) per node.")
+    num_nodes: int = Field(default=1, description="Nodes under DDP; each runs the same command.")
+    accelerator: str = Field(default="cpu", description="Lightning accelerator: 'cpu', 'gpu', 'auto', ...")
     fine_tune_from_champion: bool = Field(
         default=False, description="Start from the champion's weights instead of a fresh initialisation."
     )
