@@ -51,8 +51,6 @@ class TrainConfig:
     batch_size: int = 64
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
-    warmup_fraction: float = 0.05
-    gradient_clip_norm: float = 1.0
     width: int = 16
     depth: int = 3
     embedding_dim: int = 32
@@ -245,12 +243,7 @@ def fit(
     network = SurfaceClassifier(config.network_config(len(classes)))
     if config.fine_tune_from:
         network.load_state_dict(load_weights_file(Path(config.fine_tune_from), network))
-    module = ClassifierModule(
-        network,
-        learning_rate=config.learning_rate,
-        weight_decay=config.weight_decay,
-        warmup_fraction=config.warmup_fraction,
-    )
+    module = ClassifierModule(network, learning_rate=config.learning_rate, weight_decay=config.weight_decay)
     data = ArrayDataModule(
         splits,
         preprocessing,
@@ -275,7 +268,6 @@ def _trainer(
 ) -> L.Trainer:
     return L.Trainer(
         max_epochs=config.epochs,
-        gradient_clip_val=config.gradient_clip_norm,
         accelerator=config.accelerator,
         devices=config.devices,
         num_nodes=config.num_nodes,

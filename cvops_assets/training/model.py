@@ -30,11 +30,6 @@ class TrainedModelConfig(dg.Config):
     batch_size: int = Field(default=64, description="Images per optimizer step (per device under DDP).")
     learning_rate: float = Field(default=3e-3, description="AdamW learning rate.")
     weight_decay: float = Field(default=1e-4, description="AdamW decoupled weight decay.")
-    warmup_fraction: float = Field(
-        default=0.05,
-        description="Share of all steps spent warming the learning rate up before a cosine decay.",
-    )
-    gradient_clip_norm: float = Field(default=1.0, description="Gradients are clipped to this total norm.")
     width: int = Field(default=16, description="Channels of the first conv block (doubling per block).")
     depth: int = Field(default=3, description="Number of conv blocks.")
     embedding_dim: int = Field(

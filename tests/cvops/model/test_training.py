@@ -154,16 +154,3 @@ def test_augmentation_flag_changes_training(splits, tiny_config, tmp_path: Path)
 def test_preprocessing_must_match_image_size(splits, tiny_config, tmp_path: Path) -> None:
     with pytest.raises(TrainingDataError, match=r"differs from TrainConfig\.image_size 16"):
         train(tiny_config, splits, CLASSES, tmp_path, LINEAGE, preprocessing=Preprocessing(image_size=32))
-
-
-def test_learning_rate_warms_up_linearly_then_decays_by_cosine_to_zero() -> None:
-    from itertools import pairwise
-
-    from cvops.model.lightning_module import warmup_cosine_factor
-
-    factors = [warmup_cosine_factor(step, warmup_steps=4, total_steps=24) for step in range(25)]
-    assert factors[:4] == [0.25, 0.5, 0.75, 1.0]
-    assert factors[4] == 1.0
-    assert abs(factors[14] - 0.5) < 1e-9
-    assert factors[24] < 1e-9
-    assert all(later <= earlier for earlier, later in pairwise(factors[3:]))
