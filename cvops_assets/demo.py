@@ -217,7 +217,10 @@ def _prepare_environment(root: Path) -> dict[str, Path]:
 
 
 def _training_config(config: DemoConfig) -> dict[str, Any]:
-    return {"ops": {"trained_model": {"config": {"epochs": config.epochs, "seed": config.seed}}}}
+    # The generated surfaces have no up or left, so flips keep their labels; a user's images keep the no-flip
+    # default unless their config turns flips on the same way.
+    settings = {"epochs": config.epochs, "seed": config.seed, "hflip": True, "vflip": True}
+    return {"ops": {"trained_model": {"config": settings}}}
 
 
 def _merge_training_config(run_config: dict[str, Any], config: DemoConfig) -> dict[str, Any]:
