@@ -11,9 +11,11 @@ from cvops_assets.constants import (
     EDGE_EXPORT,
     INGEST_GROUP,
     INGEST_JOB,
+    LABELS,
     LIFECYCLE_JOB,
     PRODUCTION_IMAGES,
     REFERENCE_PROFILE,
+    RETRAIN_JOB,
     TRAINING_GROUP,
 )
 
@@ -43,7 +45,15 @@ drift_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(PRODUCTION_IMAGES, DRIFT_PROFILE),
     description="Profile one production window and score its drift against the reference.",
 )
+retrain_job = dg.define_asset_job(
+    RETRAIN_JOB,
+    selection=dg.AssetSelection.assets(LABELS)
+    | dg.AssetSelection.groups(TRAINING_GROUP)
+    | dg.AssetSelection.assets(EDGE_EXPORT),
+    description="Retrain once reviewed labels have arrived: labels, training, validation and blessing, edge export; "
+    "it never re-ingests, so it runs only on new labels.",
+)
 
 
 def all_jobs() -> list:
-    return [ingest_job, lifecycle_job, continuous_training_job, drift_job]
+    return [ingest_job, lifecycle_job, continuous_training_job, drift_job, retrain_job]
