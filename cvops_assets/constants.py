@@ -29,6 +29,7 @@ INGEST_JOB = "ingest_job"
 LIFECYCLE_JOB = "lifecycle_job"
 CONTINUOUS_TRAINING_JOB = "continuous_training_job"
 DRIFT_JOB = "drift_job"
+RETRAIN_JOB = "retrain_job"
 
 TRIGGER_PROFILE_TAG = "cvops/trigger_profile"
 TRIGGER_WINDOW_TAG = "cvops/trigger_window"

@@ -11,10 +11,12 @@ from cvops_assets.constants import (
     EDGE_EXPORT,
     INGEST_GROUP,
     INGEST_JOB,
+    LABELS,
     LIFECYCLE_CONCURRENCY_TAG,
     LIFECYCLE_JOB,
     PRODUCTION_IMAGES,
     REFERENCE_PROFILE,
+    RETRAIN_JOB,
     TRAINING_GROUP,
 )
 
@@ -51,7 +53,16 @@ drift_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(PRODUCTION_IMAGES, DRIFT_PROFILE),
     description="Profile one production window and score its drift against the reference.",
 )
+retrain_job = dg.define_asset_job(
+    RETRAIN_JOB,
+    tags=LIFECYCLE_RUN_TAGS,
+    selection=dg.AssetSelection.assets(LABELS)
+    | dg.AssetSelection.groups(TRAINING_GROUP)
+    | dg.AssetSelection.assets(EDGE_EXPORT),
+    description="Retrain once reviewed labels have arrived: labels, training, validation and blessing, edge export; "
+    "it never re-ingests, so it runs only on new labels.",
+)
 
 
 def all_jobs() -> list:
-    return [ingest_job, lifecycle_job, continuous_training_job, drift_job]
+    return [ingest_job, lifecycle_job, continuous_training_job, drift_job, retrain_job]

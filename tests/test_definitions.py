@@ -56,7 +56,9 @@ def test_definitions_load(definitions: dg.Definitions) -> None:
     dg.Definitions.validate_loadable(definitions)
 
 
-@pytest.mark.parametrize("job_name", [c.INGEST_JOB, c.LIFECYCLE_JOB, c.CONTINUOUS_TRAINING_JOB, c.DRIFT_JOB])
+@pytest.mark.parametrize(
+    "job_name", [c.INGEST_JOB, c.LIFECYCLE_JOB, c.CONTINUOUS_TRAINING_JOB, c.DRIFT_JOB, c.RETRAIN_JOB]
+)
 def test_every_job_resolves_with_a_description(definitions: dg.Definitions, job_name: str) -> None:
     job = definitions.resolve_job_def(job_name)
     assert job.name == job_name
@@ -84,6 +86,7 @@ def test_jobs_select_the_lifecycle_and_the_drift_assets(definitions: dg.Definiti
     assert selected(c.CONTINUOUS_TRAINING_JOB) == lifecycle
     assert selected(c.INGEST_JOB) == {c.RAW_IMAGES, c.DATASET_SNAPSHOT}
     assert selected(c.DRIFT_JOB) == {c.PRODUCTION_IMAGES, c.DRIFT_PROFILE}
+    assert selected(c.RETRAIN_JOB) == {c.LABELS, c.TRAINED_MODEL, c.VALIDATION_REPORT, c.EDGE_EXPORT}
     assert definitions.resolve_job_def(c.DRIFT_JOB).partitions_def.name == c.PRODUCTION_WINDOWS
 
 
