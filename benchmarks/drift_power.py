@@ -16,7 +16,7 @@ black-box shift detection path, measured on clean windows (false alarms) and on 
 The reference must not be the model's training data: outputs on seen images are more confident than on
 any production window, a bias that shows up as false alarms.
 
-Run: .venv/bin/python benchmarks/drift_power.py [--trials 50] [--clean-trials 300]
+Run: .venv/bin/python benchmarks/drift_power.py [--trials 50] [--clean-trials 600]
 """
 
 import argparse
@@ -179,7 +179,7 @@ def false_alarm_summary(counts: dict[int, tuple[int, int]]) -> dict[str, dict[st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=50, help="trials per detection cell")
-    parser.add_argument("--clean-trials", type=int, default=300, help="trials per false-alarm cell (>= 200)")
+    parser.add_argument("--clean-trials", type=int, default=600, help="trials per false-alarm cell (>= 200)")
     args = parser.parse_args()
     if args.clean_trials < MIN_CLEAN_TRIALS:
         parser.error(f"--clean-trials must be at least {MIN_CLEAN_TRIALS}: false alarms are rare events")
