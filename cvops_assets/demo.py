@@ -20,7 +20,14 @@ from typing import Any
 import dagster as dg
 import numpy as np
 
-from cvops.datagen import DEMO_DRIFT, apply_corruption, encode_png, generate_arrays, write_dataset
+from cvops.datagen import (
+    DEMO_DRIFT,
+    SURFACE_FLIPS,
+    apply_corruption,
+    encode_png,
+    generate_arrays,
+    write_dataset,
+)
 from cvops.io_utils import atomic_write_text
 from cvops_assets.constants import (
     CHAMPION_EXPORT_ALIAS,
@@ -217,9 +224,7 @@ def _prepare_environment(root: Path) -> dict[str, Path]:
 
 
 def _training_config(config: DemoConfig) -> dict[str, Any]:
-    # The generated surfaces have no up or left, so flips keep their labels; a user's images keep the no-flip
-    # default unless their config turns flips on the same way.
-    settings = {"epochs": config.epochs, "seed": config.seed, "hflip": True, "vflip": True}
+    settings = {"epochs": config.epochs, "seed": config.seed, **SURFACE_FLIPS}
     return {"ops": {"trained_model": {"config": settings}}}
 
 

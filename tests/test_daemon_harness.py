@@ -14,7 +14,11 @@ from tests.daemon_harness import DaemonHarness
 def test_sensor_ticks_with_the_test_env_and_its_run_goes_through_the_queue(tmp_path: Path) -> None:
     landing = tmp_path / "landing"
     landing.mkdir()
-    env = {"CVOPS_HOME": str(tmp_path / "cvops_home"), "CVOPS_LANDING": str(landing)}
+    env = {
+        "CVOPS_HOME": str(tmp_path / "cvops_home"),
+        "CVOPS_LANDING": str(landing),
+        "CVOPS_PRODUCTION": str(tmp_path / "production"),
+    }
     with DaemonHarness(tmp_path, env=env) as daemon:
         skipped = daemon.wait_for(
             lambda: daemon.sensor_ticks(NEW_IMAGES_SENSOR, TickStatus.SKIPPED), 90, "a skipped sensor tick"

@@ -25,6 +25,9 @@ from cvops.images import image_key
 from cvops.io_utils import atomic_write_text
 
 CLASSES: tuple[str, ...] = ("ok", "scratch", "spot", "crack")
+# The generated surfaces have no up or left: flips keep their labels, so runs on them turn flips on, while a
+# user's images keep trained_model's no-flip default.
+SURFACE_FLIPS = {"hflip": True, "vflip": True}
 GROUND_TRUTH_FILE = "ground_truth.csv"
 UNLABELLED_IMAGES_DIR = "images"
 Layout = Literal["imagefolder", "unlabelled"]

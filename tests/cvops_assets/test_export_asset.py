@@ -15,7 +15,7 @@ import pytest
 from explicit_roots import explicit_resources, one_torch_thread, run_lifecycle
 from PIL import Image
 
-from cvops.datagen import write_dataset
+from cvops.datagen import SURFACE_FLIPS, write_dataset
 from cvops.export.openvino_export import openvino_unavailable_reason
 from cvops.export.predictor import Predictor
 from cvops.export.triton import parse_pbtxt
@@ -30,7 +30,7 @@ from cvops_assets.deployment.edge_export import ONNX_PARITY, OPENVINO_PARITY, TR
 
 NUM_IMAGES = 480
 IMAGE_SIZE = 32
-MODEL_CONFIG = {"image_size": IMAGE_SIZE, "batch_size": 32, "epochs": 8, "width": 8}
+MODEL_CONFIG = {"image_size": IMAGE_SIZE, "batch_size": 32, "epochs": 8, "width": 8, **SURFACE_FLIPS}
 PARITY_TOLERANCE = 1e-4
 TRITON_CONFIG = f"triton/{TRITON_MODEL_NAME}/config.pbtxt"
 EXPECTED_FILES = {

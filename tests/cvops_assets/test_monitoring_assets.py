@@ -15,7 +15,14 @@ import pytest
 from explicit_roots import explicit_resources, one_torch_thread
 from PIL import Image
 
-from cvops.datagen import DEMO_DRIFT, apply_corruption, encode_png, generate_arrays, write_dataset
+from cvops.datagen import (
+    DEMO_DRIFT,
+    SURFACE_FLIPS,
+    apply_corruption,
+    encode_png,
+    generate_arrays,
+    write_dataset,
+)
 from cvops.drift.features import IMAGE_FEATURES
 from cvops.drift.policy import (
     DRIFT_SCORE_KEY,
@@ -114,7 +121,13 @@ def monitoring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitoring]
             run_config={
                 "ops": {
                     TRAINED_MODEL: {
-                        "config": {"image_size": IMAGE_SIZE, "batch_size": 32, "epochs": 8, "width": 8}
+                        "config": {
+                            "image_size": IMAGE_SIZE,
+                            "batch_size": 32,
+                            "epochs": 8,
+                            "width": 8,
+                            **SURFACE_FLIPS,
+                        }
                     },
                     EDGE_EXPORT: {"config": {"latency_repeats": 2}},
                 }

@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 from dask_lifecycle import dask_lifecycle_job
 
-from cvops.datagen import write_dataset
+from cvops.datagen import SURFACE_FLIPS, write_dataset
 from cvops_assets.constants import (
     DATASET_SNAPSHOT,
     EDGE_EXPORT,
@@ -34,6 +34,7 @@ LIFECYCLE_ASSETS = {
     REFERENCE_PROFILE,
 }
 DASK_RUN_CONFIG = {
+    "ops": {TRAINED_MODEL: {"config": SURFACE_FLIPS}},
     "execution": {
         "config": {
             "cluster": {
@@ -45,7 +46,7 @@ DASK_RUN_CONFIG = {
                 }
             }
         }
-    }
+    },
 }
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import dagster as dg
 
-from cvops_assets.constants import LIFECYCLE_JOB
+from cvops.datagen import SURFACE_FLIPS
+from cvops_assets.constants import LIFECYCLE_JOB, TRAINED_MODEL
 from cvops_assets.definitions import defs
 
 
@@ -26,7 +27,13 @@ class LifecycleInstance:
 def main() -> int:
     with dg.DagsterInstance.get() as instance:
         result = (
-            defs().resolve_job_def(LIFECYCLE_JOB).execute_in_process(instance=instance, raise_on_error=False)
+            defs()
+            .resolve_job_def(LIFECYCLE_JOB)
+            .execute_in_process(
+                run_config={"ops": {TRAINED_MODEL: {"config": SURFACE_FLIPS}}},
+                instance=instance,
+                raise_on_error=False,
+            )
         )
     return 0 if result.success else 1
 

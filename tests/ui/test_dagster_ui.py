@@ -101,7 +101,8 @@ def test_trained_model_page_shows_data_commit_and_metrics(
     page.get_by_text("data_commit", exact=True).wait_for(state="visible")
     page.get_by_text(metadata["model_sha256"], exact=True).wait_for(state="visible")
     page.screenshot(path=str(screenshot_dir / "trained_model.png"))
-    val_accuracy = page.get_by_text(str(metadata["val_accuracy"]), exact=True).first
+    # The UI prints floats as JavaScript does: 1.0 as "1".
+    val_accuracy = page.get_by_text(f"{metadata['val_accuracy']:.4g}", exact=True).first
     val_accuracy.scroll_into_view_if_needed()
     val_accuracy.wait_for(state="visible")
     page.get_by_text("val_accuracy", exact=True).wait_for(state="visible")
@@ -138,7 +139,7 @@ def test_validation_report_shows_tables_rounded_numbers_and_curves(
     assert "| class |" not in body and "|---" not in body
     accuracy = lifecycle_instance.report_metadata["accuracy"]
     assert len(repr(accuracy)) <= len("0.1234"), accuracy
-    page.get_by_text(str(accuracy), exact=True).first.wait_for(state="visible")
+    page.get_by_text(f"{accuracy:.4g}", exact=True).first.wait_for(state="visible")
 
     page.goto("/assets/trained_model")
     page.get_by_text("training_curves", exact=True).first.wait_for(state="visible")
