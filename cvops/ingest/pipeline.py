@@ -176,8 +176,10 @@ def _validated(
     files: Sequence[LandingFile], limits: ValidationLimits, workers: int
 ) -> Iterator[tuple[LandingFile, ValidImage | Rejection]]:
     """(file, outcome) in the order of `files`. Workers are spawned, not forked: the caller (a Dagster run) has
-    threads, and a forked child can inherit a held lock."""
-    use_pool = workers > 1 and len(files) >= MIN_FILES_FOR_POOL
+    threads, and a forked child can inherit a held lock. A daemonic process (a Dask or multiprocessing worker)
+    may not have children, so there the files are validated in-process."""
+    can_spawn = not multiprocessing.current_process().daemon
+    use_pool = can_spawn and workers > 1 and len(files) >= MIN_FILES_FOR_POOL
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context) if use_pool else nullcontext() as pool:
         for start in range(0, len(files), VALIDATE_CHUNK):

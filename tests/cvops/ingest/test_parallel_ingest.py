@@ -1,5 +1,6 @@
 """Ingest in a process pool gives the serial result, file for file, in chunks."""
 
+import multiprocessing
 import re
 from pathlib import Path
 
@@ -42,3 +43,22 @@ def test_pool_and_serial_ingest_agree(tmp_path: Path, monkeypatch: pytest.Monkey
 
 def test_default_workers_is_bounded() -> None:
     assert 1 <= pipeline.default_workers() <= 4
+
+
+def _ingest_in_daemon(landing: Path, tmp_path: Path, results: multiprocessing.Queue) -> None:
+    results.put(_ingest(landing, tmp_path, "daemon", workers=2))
+
+
+def test_a_daemonic_worker_ingests_in_process(tmp_path: Path) -> None:
+    """Dask and multiprocessing workers are daemonic and may not start a pool: they still ingest."""
+    landing = tmp_path / "landing"
+    write_dataset(landing, 70, layout="imagefolder", size=16, seed=2)
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    worker = context.Process(target=_ingest_in_daemon, args=(landing, tmp_path, results), daemon=True)
+    worker.start()
+    _, daemon_objects = results.get(timeout=60)
+    worker.join(30)
+    _, serial_objects = _ingest(landing, tmp_path, "serial", workers=1)
+    assert worker.exitcode == 0
+    assert daemon_objects == serial_objects and len(serial_objects) == 70
