@@ -4,6 +4,7 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import numpy as np
@@ -19,6 +20,9 @@ from cvops_assets.types import ref_type
 from resources.artifact_resource import ArtifactStoreResource
 from resources.deployment import DeploymentResource
 from resources.version_store import VersionStoreResource
+
+if TYPE_CHECKING:
+    from cvops.export.parity import ParityResult
 
 ONNX_PARITY = "onnx_parity"
 OPENVINO_PARITY = "openvino_parity"
@@ -58,7 +62,8 @@ class EdgeExportConfig(dg.Config):
             OPENVINO_PARITY,
             asset=EDGE_EXPORT,
             blocking=True,
-            description="The OpenVINO IR agrees with PyTorch on the same images and tolerance.",
+            description="The OpenVINO IR agrees with PyTorch on the same images and tolerance. Without the "
+            "OpenVINO runtime it is skipped: not passed, WARN severity, metadata `skipped` and `reason`.",
         ),
     ],
 )
@@ -152,6 +157,8 @@ def edge_export(
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    # A missing OpenVINO runtime is reported as a skipped (not passed) check and in the metadata, and does not
+    # withhold the ONNX export: the edge runs ONNX, and OpenVINO can only block an IR it actually checked.
     gates_pass = parity.passed and (openvino_parity is None or openvino_parity.passed)
     if gates_pass:
         artifacts.set_alias(
@@ -167,7 +174,9 @@ def edge_export(
         value=ref,
         check_results=[
             _parity_check(ONNX_PARITY, parity),
-            _parity_check(OPENVINO_PARITY, openvino_parity, skipped_reason=openvino_reason),
+            _parity_check(OPENVINO_PARITY, openvino_parity)
+            if openvino_parity is not None
+            else _skipped_check(OPENVINO_PARITY, openvino_reason),
         ],
         metadata={
             "model_sha256": dg.MetadataValue.text(trained_model.sha256),
@@ -179,6 +188,8 @@ def edge_export(
             "published_as": dg.MetadataValue.text(
                 deployment.publish_alias() if gates_pass else "not published"
             ),
+            "openvino_skipped": dg.MetadataValue.bool(openvino_parity is None),
+            "openvino_skip_reason": dg.MetadataValue.text(openvino_reason or "not skipped"),
             "int8_published": dg.MetadataValue.bool(int8_decision.published),
             "int8_reason": dg.MetadataValue.text(int8_decision.reason),
             "fp32_accuracy": fp32_accuracy,
@@ -218,14 +229,18 @@ def _scratch(artifacts: LocalArtifactStore) -> Path:
     return path
 
 
-def _parity_check(name: str, result, skipped_reason: str | None = None) -> dg.AssetCheckResult:
-    if result is None:
-        return dg.AssetCheckResult(
-            check_name=name,
-            passed=True,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=f"not run: {skipped_reason}",
-        )
+def _skipped_check(name: str, reason: str) -> dg.AssetCheckResult:
+    """Not passed, since nothing was checked; WARN, so the skip is visible without blocking the step."""
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=False,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=reason,
+        metadata={"skipped": True, "reason": reason},
+    )
+
+
+def _parity_check(name: str, result: "ParityResult") -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         check_name=name,
         passed=result.passed,

@@ -3,34 +3,24 @@ the stored files, an exported predictor that agrees with PyTorch, and a Triton c
 
 import io
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import dagster as dg
 import numpy as np
 import onnx
 import pytest
-from explicit_roots import explicit_resources, one_torch_thread, run_lifecycle
+from explicit_roots import EXPORT_IMAGE_SIZE, ExportRun
 from PIL import Image
 
-from cvops.datagen import SURFACE_FLIPS, write_dataset
 from cvops.export.openvino_export import openvino_unavailable_reason
 from cvops.export.predictor import Predictor
 from cvops.export.triton import parse_pbtxt
 from cvops.io_utils import sha256_file
 from cvops.labels.dataset import read_label_table
 from cvops.model.inference import predict_proba
-from cvops.model.store import ModelRef, load_model, preprocessing_of
-from cvops.refs import ExportRef, LabelsRef
-from cvops.storage.artifacts import LocalArtifactStore
-from cvops_assets.constants import CHAMPION_EXPORT_ALIAS, EDGE_EXPORT, LABELS, TRAINED_MODEL
+from cvops.model.store import load_model, preprocessing_of
+from cvops_assets.constants import CHAMPION_EXPORT_ALIAS, EDGE_EXPORT
 from cvops_assets.deployment.edge_export import ONNX_PARITY, OPENVINO_PARITY, TRITON_MODEL_NAME
 
-NUM_IMAGES = 480
-IMAGE_SIZE = 32
-MODEL_CONFIG = {"image_size": IMAGE_SIZE, "batch_size": 32, "epochs": 8, "width": 8, **SURFACE_FLIPS}
 PARITY_TOLERANCE = 1e-4
 TRITON_CONFIG = f"triton/{TRITON_MODEL_NAME}/config.pbtxt"
 EXPECTED_FILES = {
@@ -41,45 +31,6 @@ EXPECTED_FILES = {
     TRITON_CONFIG: "triton_config",
 }
 ONNX_TO_TRITON = {onnx.TensorProto.FLOAT: "TYPE_FP32"}
-
-
-@dataclass(frozen=True)
-class ExportRun:
-    resources: dict[str, Any]
-    result: dg.ExecuteInProcessResult
-    refs_dir: Path
-
-    @property
-    def artifacts(self) -> LocalArtifactStore:
-        return self.resources["artifact_store"].store()
-
-    def metadata(self, asset: str) -> dict[str, Any]:
-        (event,) = [e for e in self.result.get_asset_materialization_events() if e.asset_key.path == [asset]]
-        return {key: value.value for key, value in event.materialization.metadata.items()}
-
-    def check(self, name: str) -> dg.AssetCheckEvaluation:
-        (evaluation,) = [e for e in self.result.get_asset_check_evaluations() if e.check_name == name]
-        return evaluation
-
-    def export_ref(self) -> ExportRef:
-        return ExportRef.model_validate_json((self.refs_dir / EDGE_EXPORT / "latest.json").read_text())
-
-    def model_ref(self) -> ModelRef:
-        return ModelRef.model_validate_json((self.refs_dir / TRAINED_MODEL / "latest.json").read_text())
-
-    def labels_ref(self) -> LabelsRef:
-        return LabelsRef.model_validate_json((self.refs_dir / LABELS / "latest.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def export_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExportRun]:
-    """A lifecycle run with every store under an explicit root (the per-test CVOPS_HOME comes later)."""
-    root = tmp_path_factory.mktemp("export")
-    write_dataset(root / "landing", NUM_IMAGES, layout="imagefolder", size=IMAGE_SIZE, seed=0)
-    resources = explicit_resources(root)
-    with one_torch_thread(), dg.instance_for_test() as instance:
-        result = run_lifecycle(resources, instance, {TRAINED_MODEL: {"config": MODEL_CONFIG}})
-        yield ExportRun(resources, result, root / "refs")
 
 
 def test_onnx_parity_gate_passed_within_tolerance(export_run: ExportRun) -> None:
@@ -176,7 +127,7 @@ def test_triton_config_matches_the_onnx_graph(export_run: ExportRun) -> None:
             }
             for value in values
         ]
-    assert config["input"][0]["dims"] == [3, IMAGE_SIZE, IMAGE_SIZE]
+    assert config["input"][0]["dims"] == [3, EXPORT_IMAGE_SIZE, EXPORT_IMAGE_SIZE]
     assert config["output"][0]["dims"] == [len(export_run.model_ref().classes)]
 
 
