@@ -54,7 +54,8 @@ class ObjectCorruptedError(VersionStoreError):
 
 
 class VersionStoreUnavailableError(VersionStoreError):
-    """The version store backend could not be reached or rejected the credentials."""
+    """The version store backend could not be reached, kept failing (429/5xx, resets, timeouts) after its
+    retries, failed a call that is not repeated, or rejected the credentials."""
 
 
 class InvalidCorruptionError(CVOpsError):

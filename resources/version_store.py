@@ -12,7 +12,7 @@ from pydantic import Field, PrivateAttr
 
 from cvops.paths import cvops_home
 from cvops.storage.base import VersionStore
-from cvops.storage.lakefs import LakeFSVersionStore
+from cvops.storage.lakefs import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, RETRIES, LakeFSVersionStore
 from cvops.storage.local import LocalVersionStore
 
 VERSIONS_DIRNAME = "versions"
@@ -52,6 +52,15 @@ class LakeFSVersionStoreResource(VersionStoreResource):
     secret_access_key: str = Field(repr=False, description="lakeFS secret access key; never logged.")
     repository: str = Field(description="Repository id, e.g. cvops-data.")
     storage_namespace: str = Field(description="Where lakeFS keeps the data, e.g. s3://bucket/cvops-data.")
+    connect_timeout_s: float = Field(
+        default=CONNECT_TIMEOUT_S, description="Seconds to connect, per attempt."
+    )
+    read_timeout_s: float = Field(
+        default=READ_TIMEOUT_S, description="Seconds to wait for each read of an answer, per attempt."
+    )
+    retries: int = Field(
+        default=RETRIES, description="Repeats after a failed attempt (only where repeating is safe)."
+    )
 
     _store: LakeFSVersionStore | None = PrivateAttr(default=None)
 
@@ -64,6 +73,8 @@ class LakeFSVersionStoreResource(VersionStoreResource):
                 secret_access_key=self.secret_access_key,
                 repository=self.repository,
                 storage_namespace=self.storage_namespace,
+                timeout_s=(self.connect_timeout_s, self.read_timeout_s),
+                retries=self.retries,
             )
             store.ensure_repository()
             self._store = store

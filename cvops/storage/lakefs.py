@@ -1,7 +1,8 @@
 """`VersionStore` on a lakeFS server through the maintained high-level `lakefs` SDK.
 
 The SDK (about 0.8 s to import) is imported on first use, so the Dagster code location loads fast.
-Every request has a (connect, read) timeout and retries idempotent calls with backoff. Object bytes are hashed
+Every request has a (connect, read) timeout and a retry policy that depends on whether repeating it is safe
+(`lakefs_transport.py`); a server that keeps failing ends in `VersionStoreUnavailableError`. Object bytes are hashed
 with sha256 and the digest is stored as lakeFS user metadata (`sha256`), because lakeFS's own checksum is an
 MD5/ETag; that lets `upload` skip identical bytes and `list_objects` report sha256 without reading objects.
 Objects written by other tools have no such metadata and are listed with `sha256 == ""`.
@@ -38,38 +39,22 @@ from cvops.storage.base import (
 
 if TYPE_CHECKING:
     import lakefs
+    import lakefs.exceptions
     import lakefs.models
 
 SHA256_METADATA_KEY = "sha256"
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 120.0
-_RETRIES = 3
-_RETRY_BACKOFF_S = 0.5
-_RETRY_STATUSES = (429, 502, 503, 504)
+RETRIES = 3
+RETRY_BACKOFF_S = 0.5
 _CHANGE_KINDS = ("added", "removed", "changed")
 
 
-class _DefaultTimeoutPoolManager:
-    """Wraps the SDK's urllib3 pool so every request without its own timeout/retries gets ours.
-
-    The generated client passes `timeout=None` (meaning "wait forever") unless each call sets
-    `_request_timeout`, and the SDK's direct upload bypasses that parameter altogether.
-    """
-
-    def __init__(self, inner: Any, timeout: Any, retries: Any) -> None:
-        self._inner = inner
-        self._timeout = timeout
-        self._retries = retries
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self._timeout
-        if kwargs.get("retries") is None:
-            kwargs["retries"] = self._retries
-        return self._inner.request(method, url, *args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+def _maybe_applied(action: str) -> str:
+    return (
+        f"lakeFS may have applied the {action} before failing, so it was not repeated: check log() and the "
+        f"branch's state before repeating the {action}"
+    )
 
 
 def _server_message(error: Exception) -> str:
@@ -91,7 +76,11 @@ class LakeFSVersionStore:
         storage_namespace: str,
         default_branch: str = DEFAULT_BRANCH,
         timeout_s: tuple[float, float] = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
+        retries: int = RETRIES,
+        backoff_s: float = RETRY_BACKOFF_S,
     ) -> None:
+        """`timeout_s` is (connect, read) per attempt; `retries` counts repeats after the first attempt, spaced
+        by exponential backoff from `backoff_s`, so a read takes at most about (retries + 1) x read timeout."""
         self.endpoint = endpoint
         self.access_key_id = access_key_id
         self._secret_access_key = secret_access_key
@@ -99,6 +88,8 @@ class LakeFSVersionStore:
         self.storage_namespace = storage_namespace
         self.default_branch = default_branch
         self._timeout_s = timeout_s
+        self._retries = retries
+        self._backoff_s = backoff_s
         self._lakefs_client: lakefs.Client | None = None
 
     def __repr__(self) -> str:
@@ -112,21 +103,16 @@ class LakeFSVersionStore:
     def _client(self) -> lakefs.Client:
         if self._lakefs_client is None:
             import lakefs
-            import urllib3
+
+            from cvops.storage.lakefs_transport import TimeoutRetryPoolManager
 
             client = lakefs.Client(
                 host=self.endpoint, username=self.access_key_id, password=self._secret_access_key
             )
+            # One ApiClient serves every API of the SDK client, so this pool carries all of its requests.
             rest = client.sdk_client.objects_api.api_client.rest_client
-            rest.pool_manager = _DefaultTimeoutPoolManager(
-                rest.pool_manager,
-                timeout=urllib3.Timeout(connect=self._timeout_s[0], read=self._timeout_s[1]),
-                retries=urllib3.Retry(
-                    total=_RETRIES,
-                    backoff_factor=_RETRY_BACKOFF_S,
-                    status_forcelist=_RETRY_STATUSES,
-                    raise_on_status=False,
-                ),
+            rest.pool_manager = TimeoutRetryPoolManager(
+                rest.pool_manager, self._timeout_s, self._retries, self._backoff_s
             )
             self._lakefs_client = client
         return self._lakefs_client
@@ -151,10 +137,17 @@ class LakeFSVersionStore:
         ref: str | None = None,
         path: str | None = None,
         not_found: Callable[[str], VersionStoreError] | None = None,
+        idempotent: bool = True,
     ) -> Iterator[None]:
-        """Turn SDK and transport errors into CVOps errors naming the repository, ref and path."""
+        """Turn SDK and transport errors into CVOps errors naming the repository, ref and path.
+
+        `idempotent=False` marks calls the transport does not repeat after an ambiguous failure (see
+        `lakefs_transport.py`); their errors then say the change may have been applied.
+        """
         import lakefs.exceptions as lx
         import urllib3.exceptions
+
+        from cvops.storage.lakefs_transport import RETRYABLE_STATUSES
 
         where = self._where(ref, path)
         try:
@@ -172,17 +165,50 @@ class LakeFSVersionStore:
                 "and ref exist (ensure_repository(), create_branch())"
             ) from error
         except lx.ServerException as error:
+            if error.status_code in RETRYABLE_STATUSES:
+                raise self._failing_server(action, where, error, idempotent) from error
             raise VersionStoreError(f"{action} failed: {where}: {_server_message(error)}") from error
         except (urllib3.exceptions.HTTPError, OSError) as error:
-            raise VersionStoreUnavailableError(
-                f"{action} failed: cannot reach lakeFS at {self.endpoint} ({type(error).__name__}); check "
-                "LAKEFS_ENDPOINT and that the server is up"
-            ) from error
+            raise self._unreachable(action, error, idempotent) from error
+
+    def _failing_server(
+        self, action: str, where: str, error: lakefs.exceptions.ServerException, idempotent: bool
+    ) -> VersionStoreUnavailableError:
+        from cvops.storage.lakefs_transport import NOT_APPLIED_STATUSES
+
+        answer = _server_message(error)
+        if idempotent or error.status_code in NOT_APPLIED_STATUSES:
+            return VersionStoreUnavailableError(
+                f"{action} failed on {where}: lakeFS still answered {answer} after {self._retries} retries; "
+                "the server is overloaded or failing, try again later"
+            )
+        return VersionStoreUnavailableError(
+            f"{action} failed on {where}: lakeFS answered {answer}; {_maybe_applied(action)}"
+        )
+
+    def _unreachable(self, action: str, error: Exception, idempotent: bool) -> VersionStoreUnavailableError:
+        import urllib3.exceptions
+
+        gave_up = isinstance(error, urllib3.exceptions.MaxRetryError)
+        reason = error.reason if gave_up else error
+        message = (
+            f"{action} failed: cannot reach lakeFS at {self.endpoint} ({type(reason).__name__}: {reason})"
+        )
+        if gave_up:
+            return VersionStoreUnavailableError(
+                f"{message} after {self._retries} retries; check LAKEFS_ENDPOINT and that the server is up"
+            )
+        # A reset or read timeout is raised at once only for calls that are not repeated.
+        if not idempotent and isinstance(
+            error, urllib3.exceptions.ReadTimeoutError | urllib3.exceptions.ProtocolError
+        ):
+            return VersionStoreUnavailableError(f"{message}; {_maybe_applied(action)}")
+        return VersionStoreUnavailableError(f"{message}; check LAKEFS_ENDPOINT and that the server is up")
 
     # ---- repository and branches
 
     def ensure_repository(self) -> None:
-        with self._translated("ensure_repository"):
+        with self._translated("ensure_repository", idempotent=False):
             self._repo().create(
                 storage_namespace=self.storage_namespace, default_branch=self.default_branch, exist_ok=True
             )
@@ -201,7 +227,7 @@ class LakeFSVersionStore:
         import lakefs.exceptions as lx
 
         validate_ref_name(name)
-        with self._translated("create_branch", ref=source):
+        with self._translated("create_branch", ref=source, idempotent=False):
             branch = self._repo().branch(name)
             try:
                 branch.create(source)
@@ -320,7 +346,7 @@ class LakeFSVersionStore:
     def commit(self, branch: str, message: str, metadata: dict[str, str] | None = None) -> CommitInfo:
         import lakefs.exceptions as lx
 
-        with self._translated("commit", ref=branch):
+        with self._translated("commit", ref=branch, idempotent=False):
             fault_point(VERSION_STORE_COMMIT)
             try:
                 reference = self._repo().branch(branch).commit(message, metadata=dict(metadata or {}) or None)
@@ -341,7 +367,7 @@ class LakeFSVersionStore:
         import lakefs.exceptions as lx
 
         validate_ref_name(name, kind="tag")
-        with self._translated("tag", ref=ref):
+        with self._translated("tag", ref=ref, idempotent=False):
             try:
                 self._repo().tag(name).create(ref)
             except lx.ConflictException as error:
@@ -378,7 +404,7 @@ class LakeFSVersionStore:
         if metadata:
             options["metadata"] = dict(metadata)
         where = f"merging {source_branch!r} into {destination_branch!r} in {self._where(None, None)}"
-        with self._translated("merge", ref=f"{source_branch}->{destination_branch}"):
+        with self._translated("merge", ref=f"{source_branch}->{destination_branch}", idempotent=False):
             fault_point(VERSION_STORE_MERGE)
             try:
                 return self._repo().ref(source_branch).merge_into(destination_branch, **options)

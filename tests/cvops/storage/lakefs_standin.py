@@ -6,7 +6,8 @@ real server where the backend relies on it: Basic auth (401), 404/409/400/412 ca
 branch reads, two-dot and three-dot diffs, three-way merge with conflicts (409), chunked upload bodies,
 pagination with `after`/`amount` and `next_offset`, and `/config` advertising no presign support.
 
-Every request is recorded (`requests`), so tests can prove what was, or was not, sent.
+Every request is recorded with the status it got (`requests`), so tests can prove what was, or was not, sent.
+`inject_fault` makes chosen requests fail (429/500/503, a connection reset or a stall); see `standin_faults.py`.
 """
 
 import base64
@@ -22,6 +23,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.cvops.storage.standin_faults import FaultInjector
 
 API_PREFIX = "/api/v1"
 # Credentials the tests configure the stand-in with; the secret is planted so tests can prove it never leaks.
@@ -77,6 +80,9 @@ class RecordedRequest:
     method: str
     path: str
     query: dict[str, str]
+    # None when an injected reset or stall withheld the response.
+    status: int | None
+    fault: str | None = None
 
 
 class ApiError(Exception):
@@ -125,6 +131,7 @@ class LakeFSStandIn:
         self._secret_access_key = secret_access_key
         self.repositories: dict[str, StoredRepository] = {}
         self.requests: list[RecordedRequest] = []
+        self._faults = FaultInjector()
         self._lock = threading.RLock()
         self._seq = itertools.count()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -145,6 +152,7 @@ class LakeFSStandIn:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self._faults.stop()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
@@ -153,6 +161,21 @@ class LakeFSStandIn:
         """How many `method` requests hit a path ending with `path_suffix` (e.g. "/objects" for uploads)."""
         with self._lock:
             return sum(1 for r in self.requests if r.method == method and r.path.endswith(path_suffix))
+
+    def inject_fault(
+        self, method: str, path_pattern: str, kind: str, times: int = 1, stall_s: float = 30.0
+    ) -> None:
+        """Answer the next `times` `method` requests whose path matches the regex `path_pattern` with a fault.
+
+        `kind`: "429", "500" or "503" (a JSON error, nothing processed), "reset" (the socket closes with a TCP
+        reset instead of a response) or "stall" (wait `stall_s`, then answer normally).
+        """
+        self._faults.inject(method, path_pattern, kind, times, stall_s)
+
+    def requests_to(self, method: str, path_pattern: str) -> list[RecordedRequest]:
+        """The recorded `method` requests whose path matches the regex `path_pattern`, oldest first."""
+        with self._lock:
+            return [r for r in self.requests if r.method == method and re.search(path_pattern, r.path)]
 
     # ---- request plumbing
 
@@ -225,28 +248,49 @@ class LakeFSStandIn:
         split = urlsplit(handler.path)
         query = {key: values[-1] for key, values in parse_qs(split.query, keep_blank_values=True).items()}
         body = self._read_body(handler)
+        fault = self._faults.claim(method, split.path)
+        if fault is not None:
+            self._record(RecordedRequest(method, split.path, query, fault.status, fault.kind))
+            if fault.status is not None:
+                self._send(handler, fault.status, json.dumps({"message": fault.message}).encode())
+                return
+            if not self._faults.withhold_response(fault, handler):
+                return
+        status, content, content_type, headers = self._respond(method, split.path, query, handler, body)
+        if fault is None:
+            # Recorded before sending: a client that has its answer must find its request in the log.
+            self._record(RecordedRequest(method, split.path, query, status))
+        self._send(handler, status, content, content_type, headers)
+
+    def _record(self, request: RecordedRequest) -> None:
         with self._lock:
-            self.requests.append(RecordedRequest(method, split.path, query))
-        if not split.path.startswith(API_PREFIX + "/"):
-            self._send(handler, HTTPStatus.NOT_FOUND, json.dumps({"message": "not found"}).encode())
-            return
+            self.requests.append(request)
+
+    def _respond(
+        self, method: str, path: str, query: dict[str, str], handler: BaseHTTPRequestHandler, body: bytes
+    ) -> tuple[int, bytes, str, dict[str, str]]:
+        """(status, body, content type, extra headers) of the API's answer to one request."""
+        if not path.startswith(API_PREFIX + "/"):
+            return HTTPStatus.NOT_FOUND, json.dumps({"message": "not found"}).encode(), "application/json", {}
         if not self._authorized(handler):
-            self._send(handler, HTTPStatus.UNAUTHORIZED, b'{"message":"error authenticating request"}')
-            return
-        segments = [unquote(part) for part in split.path[len(API_PREFIX) + 1 :].split("/")]
+            return (
+                HTTPStatus.UNAUTHORIZED,
+                b'{"message":"error authenticating request"}',
+                "application/json",
+                {},
+            )
+        segments = [unquote(part) for part in path[len(API_PREFIX) + 1 :].split("/")]
         try:
             with self._lock:
                 status, payload, extra_headers = self._route(method, segments, query, handler, body)
         except ApiError as error:
-            self._send(handler, error.status, json.dumps(error.body).encode(), headers=error.headers)
-            return
+            return error.status, json.dumps(error.body).encode(), "application/json", error.headers
         if isinstance(payload, bytes):
             content_type = extra_headers.pop("Content-Type", "application/octet-stream")
-            self._send(handler, status, payload, content_type, extra_headers)
-        elif payload is None:
-            self._send(handler, status, headers=extra_headers)
-        else:
-            self._send(handler, status, json.dumps(payload).encode(), headers=extra_headers)
+            return status, payload, content_type, extra_headers
+        if payload is None:
+            return status, b"", "application/json", extra_headers
+        return status, json.dumps(payload).encode(), "application/json", extra_headers
 
     def _route(
         self, method: str, seg: list[str], query: dict[str, str], handler: BaseHTTPRequestHandler, body: bytes
