@@ -25,6 +25,10 @@ class InvalidRefNameError(VersionStoreError):
     """A branch or tag name breaks the naming rule (`^\\w[-\\w]*$`: letters, digits, `_` and `-`, no `/`)."""
 
 
+class InvalidCommitMetadataError(VersionStoreError):
+    """Commit or merge metadata uses a key under the `.lakefs.` prefix, which lakeFS reserves for itself."""
+
+
 class BranchExistsError(VersionStoreError):
     """A branch with that name already exists."""
 

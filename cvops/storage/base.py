@@ -3,6 +3,8 @@
 Refs are branch names, tag names or commit ids. Branch and tag names follow lakeFS's rule `^\\w[-\\w]*$`
 (letters, digits, `_` and `-`; no `/`), so write-audit-publish branches are named like `ingest-<runid8>`.
 Reading at a branch sees its uncommitted (staged) changes; `diff` compares committed states only.
+Commit metadata is exactly the caller's: keys under `.lakefs.` are reserved, because lakeFS writes its own there
+(every merge commit gets `.lakefs.merge.strategy`) and the lakeFS backend hides them.
 """
 
 import re
@@ -11,9 +13,10 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from cvops.errors import InvalidRefNameError
+from cvops.errors import InvalidCommitMetadataError, InvalidRefNameError
 
 DEFAULT_BRANCH = "main"
+RESERVED_METADATA_PREFIX = ".lakefs."
 _REF_NAME = re.compile(r"^\w[-\w]*$")
 
 
@@ -50,6 +53,17 @@ def validate_ref_name(name: str, kind: str = "branch") -> str:
             "digit or '_' (no '/'), e.g. 'ingest-1a2b3c4d'"
         )
     return name
+
+
+def validate_commit_metadata(metadata: dict[str, str] | None) -> dict[str, str]:
+    """Return a copy of `metadata`, or raise `InvalidCommitMetadataError` if a key is under `.lakefs.`."""
+    reserved = sorted(key for key in metadata or {} if key.startswith(RESERVED_METADATA_PREFIX))
+    if reserved:
+        raise InvalidCommitMetadataError(
+            f"commit metadata keys {reserved} start with {RESERVED_METADATA_PREFIX!r}, which lakeFS reserves for "
+            "its own metadata; rename them"
+        )
+    return dict(metadata or {})
 
 
 @runtime_checkable
@@ -108,7 +122,10 @@ class VersionStore(Protocol):
     def has_uncommitted_changes(self, branch: str) -> bool: ...
 
     def commit(self, branch: str, message: str, metadata: dict[str, str] | None = None) -> CommitInfo:
-        """Commit the staged changes; `NothingToCommitError` if there are none."""
+        """Commit the staged changes; `NothingToCommitError` if there are none.
+
+        `InvalidCommitMetadataError` if a metadata key starts with the reserved `.lakefs.`.
+        """
         ...
 
     def diff(self, left_ref: str, right_ref: str, prefix: str = "") -> list[Change]:
@@ -126,6 +143,7 @@ class VersionStore(Protocol):
 
         Always records a merge commit when the source has something new; returns the unchanged head when it
         has not. `MergeConflictError` when both sides changed a path differently since their merge base.
+        The merge commit's metadata is `metadata` as given (the reserved `.lakefs.` keys are refused, as by `commit`).
         """
         ...
 

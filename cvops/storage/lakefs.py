@@ -7,6 +7,10 @@ with sha256 and the digest is stored as lakeFS user metadata (`sha256`), because
 MD5/ETag; that lets `upload` skip identical bytes and `list_objects` report sha256 without reading objects.
 Objects written by other tools have no such metadata and are listed with `sha256 == ""`.
 
+Commit metadata read back is the caller's only: lakeFS adds its own keys under `.lakefs.` (every merge commit
+carries `.lakefs.merge.strategy`, e.g. "default"), and those are dropped from `CommitInfo.metadata`, so a merge
+reports the same metadata on every backend. The contract reserves that prefix, so nothing a caller wrote is lost.
+
 The secret key lives only inside the SDK client; it never appears in `repr`, log lines or error messages.
 """
 
@@ -31,9 +35,11 @@ from cvops.faults import VERSION_STORE_COMMIT, VERSION_STORE_MERGE, fault_point
 from cvops.io_utils import sha256_bytes
 from cvops.storage.base import (
     DEFAULT_BRANCH,
+    RESERVED_METADATA_PREFIX,
     Change,
     CommitInfo,
     ObjectInfo,
+    validate_commit_metadata,
     validate_ref_name,
 )
 
@@ -338,7 +344,11 @@ class LakeFSVersionStore:
         return CommitInfo(
             id=commit.id,
             message=commit.message,
-            metadata=dict(commit.metadata or {}),
+            metadata={
+                key: value
+                for key, value in (commit.metadata or {}).items()
+                if not key.startswith(RESERVED_METADATA_PREFIX)
+            },
             parents=tuple(commit.parents),
             created_at=float(commit.creation_date),
         )
@@ -346,10 +356,11 @@ class LakeFSVersionStore:
     def commit(self, branch: str, message: str, metadata: dict[str, str] | None = None) -> CommitInfo:
         import lakefs.exceptions as lx
 
+        metadata = validate_commit_metadata(metadata)
         with self._translated("commit", ref=branch, idempotent=False):
             fault_point(VERSION_STORE_COMMIT)
             try:
-                reference = self._repo().branch(branch).commit(message, metadata=dict(metadata or {}) or None)
+                reference = self._repo().branch(branch).commit(message, metadata=metadata or None)
             except lx.BadRequestException as error:
                 if "no changes" in _server_message(error):
                     raise NothingToCommitError(
@@ -401,8 +412,8 @@ class LakeFSVersionStore:
         options: dict[str, Any] = {}
         if message:
             options["message"] = message
-        if metadata:
-            options["metadata"] = dict(metadata)
+        if metadata := validate_commit_metadata(metadata):
+            options["metadata"] = metadata
         where = f"merging {source_branch!r} into {destination_branch!r} in {self._where(None, None)}"
         with self._translated("merge", ref=f"{source_branch}->{destination_branch}", idempotent=False):
             fault_point(VERSION_STORE_MERGE)

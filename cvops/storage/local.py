@@ -46,6 +46,7 @@ from cvops.storage.base import (
     Change,
     CommitInfo,
     ObjectInfo,
+    validate_commit_metadata,
     validate_ref_name,
 )
 
@@ -451,7 +452,7 @@ class LocalVersionStore:
             )
 
     def commit(self, branch: str, message: str, metadata: dict[str, str] | None = None) -> CommitInfo:
-        metadata = dict(metadata or {})
+        metadata = validate_commit_metadata(metadata)
         with self._transaction(write=True) as conn:
             head = self._branch_head(conn, branch)
             changes = conn.execute(
@@ -589,6 +590,7 @@ class LocalVersionStore:
         message: str = "",
         metadata: dict[str, str] | None = None,
     ) -> str:
+        metadata = validate_commit_metadata(metadata)
         with self._transaction(write=True) as conn:
             source = self._resolve_seq(conn, source_branch)
             destination = self._branch_head(conn, destination_branch)
@@ -619,7 +621,7 @@ class LocalVersionStore:
                 conn,
                 (destination, source),
                 message or f"Merge '{source_branch}' into '{destination_branch}'",
-                dict(metadata or {}),
+                metadata,
                 hashlib.sha256(json.dumps(sorted(source_changes.values())).encode("utf-8")).hexdigest(),
             )
             conn.execute("DELETE FROM temp.merge_changes")

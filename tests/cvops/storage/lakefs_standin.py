@@ -3,7 +3,8 @@
 Responses follow the official OpenAPI spec (paths under /api/v1, status codes, JSON shapes with every required
 field), so the `lakefs` SDK's own pydantic models parse them. State lives in memory. Behaviour mirrors the
 real server where the backend relies on it: Basic auth (401), 404/409/400/412 cases, staged changes visible on
-branch reads, two-dot and three-dot diffs, three-way merge with conflicts (409), chunked upload bodies,
+branch reads, two-dot and three-dot diffs, three-way merge with conflicts (409) or a `strategy`, recorded in
+the merge commit's metadata as `.lakefs.merge.strategy` ("default" when none is given), chunked upload bodies,
 pagination with `after`/`amount` and `next_offset`, and `/config` advertising no presign support.
 
 Every request is recorded with the status it got (`requests`), so tests can prove what was, or was not, sent.
@@ -34,6 +35,10 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 _BRANCH_ID = re.compile(r"^\w[-\w]*$")
 _META_HEADER_PREFIX = "x-lakefs-meta-"
+# lakeFS records the strategy of every merge in the merge commit's metadata (graveler.MergeStrategyMetadataKey),
+# by its name; no strategy is recorded as "default".
+MERGE_STRATEGY_METADATA_KEY = ".lakefs.merge.strategy"
+_MERGE_STRATEGY_NAMES = {"": "default", "dest-wins": "dest-wins", "source-wins": "source-wins"}
 
 
 @dataclass(frozen=True)
@@ -688,30 +693,41 @@ class LakeFSStandIn:
     ) -> Any:
         target = self._branch(repo, destination)
         source = self._commit(repo, source_ref)
+        # lakeFS wraps every failure inside the branch update as "update branch <destination>: ...".
+        failed = f"update branch {destination}"
         if target.staging:
-            raise ApiError(400, f"{destination}: uncommitted changes (dirty branch)")
+            raise ApiError(400, f"{failed}: {destination}: uncommitted changes (dirty branch)")
         head = repo.commits[target.head]
         base = self._merge_base(repo, source.id, head.id)
+        strategy = request.get("strategy") or ""
+        if strategy not in _MERGE_STRATEGY_NAMES:
+            raise ApiError(400, f"{failed}: invalid merge strategy")
         if base.id == source.id and not request.get("allow_empty"):
-            raise ApiError(400, "no changes")
+            raise ApiError(400, f"{failed}: no changes")
         source_changes = self._changed_paths(base.tree, source.tree)
         destination_changes = set(self._changed_paths(base.tree, head.tree))
-        conflicts = [
+        conflicts = {
             path
             for path in source_changes
             if path in destination_changes
             and (source.tree.get(path) and source.tree[path].checksum)
             != (head.tree.get(path) and head.tree[path].checksum)
-        ]
-        if conflicts:
+        }
+        if conflicts and not strategy:
             raise ApiError(409, "conflict", body={"reference": ""})
         tree = dict(head.tree)
         for path in source_changes:
+            if path in conflicts and strategy == "dest-wins":
+                continue
             if path in source.tree:
                 tree[path] = source.tree[path]
             else:
                 tree.pop(path, None)
         message = request.get("message") or f"Merge '{source_ref}' into '{destination}'"
-        commit = self._new_commit(repo, [head.id, source.id], message, request.get("metadata") or {}, tree)
+        metadata = {
+            **(request.get("metadata") or {}),
+            MERGE_STRATEGY_METADATA_KEY: _MERGE_STRATEGY_NAMES[strategy],
+        }
+        commit = self._new_commit(repo, [head.id, source.id], message, metadata, tree)
         target.head = commit.id
         return {"reference": commit.id}

@@ -7,6 +7,7 @@ import pytest
 from cvops.errors import (
     BranchExistsError,
     DirtyBranchError,
+    InvalidCommitMetadataError,
     InvalidRefNameError,
     MergeConflictError,
     NothingToCommitError,
@@ -211,6 +212,21 @@ def test_commit_without_changes_is_refused(version_store: VersionStore) -> None:
         version_store.commit(MAIN, "back to the committed bytes")
 
 
+def test_metadata_under_the_reserved_lakefs_prefix_is_refused(version_store: VersionStore) -> None:
+    head = _commit_files(version_store, MAIN, {"a": b"a"}, "base")
+    version_store.create_branch("dev", MAIN)
+    _commit_files(version_store, "dev", {"b": b"b"}, "dev")
+    version_store.upload(MAIN, "c", b"c")
+    reserved = {".lakefs.merge.strategy": "source-wins"}
+
+    with pytest.raises(InvalidCommitMetadataError, match=r"\.lakefs\.merge\.strategy"):
+        version_store.commit(MAIN, "reserved", reserved)
+    version_store.commit(MAIN, "c")
+    with pytest.raises(InvalidCommitMetadataError, match=r"\.lakefs\."):
+        version_store.merge("dev", MAIN, metadata=reserved)
+    assert version_store.log(MAIN, limit=1)[0].parents == (head,)
+
+
 def test_diff_reports_exact_changes_between_refs(version_store: VersionStore) -> None:
     left = _commit_files(version_store, MAIN, {"keep": b"k", "change": b"c1", "remove": b"r"}, "left")
     version_store.upload_many(MAIN, [("change", b"c2", None), ("add/new", b"n", None)])
@@ -249,6 +265,7 @@ def test_merge_when_only_the_source_moved(version_store: VersionStore) -> None:
     [merge_commit] = version_store.log(MAIN, limit=1)
     assert merge_commit.parents == (base, source_head)
     assert merge_commit.message == "publish"
+    # lakeFS adds ".lakefs.merge.strategy" to every merge commit; the contract shows the caller's keys only.
     assert merge_commit.metadata == {"run_id": "run1"}
     assert version_store.list_objects(MAIN) == [_info("a", b"a"), _info("b", b"b")]
 

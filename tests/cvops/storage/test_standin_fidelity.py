@@ -1,0 +1,158 @@
+"""The stand-in answers as lakeFS does where it used to be kinder, checked over plain HTTP.
+
+Each behaviour follows the lakeFS server code (treeverse/lakeFS): merge metadata in pkg/graveler/graveler.go
+(`Merge`), "no changes" by entry identity in pkg/graveler/committed/commit.go and
+pkg/graveler/uncommitted_diff_iterator.go (identity from pkg/catalog/entry.go), storage namespace checks in
+pkg/api/controller.go (`CreateRepository`), repository listing in pkg/catalog/catalog.go (`ListRepositories`)
+and the commit log's `amount`/`limit`/`after` in pkg/catalog/catalog.go (`ListCommits`).
+"""
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+import urllib3
+
+from cvops.storage import LakeFSVersionStore
+from tests.cvops.storage.lakefs_standin import (
+    API_PREFIX,
+    STANDIN_ACCESS_KEY_ID,
+    STANDIN_SECRET,
+    LakeFSStandIn,
+)
+
+REPO = "demo-repo"
+NAMESPACE = "local://standin/demo-repo"
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any
+
+
+class Api:
+    """Plain HTTP calls to the stand-in with Basic auth; JSON bodies are decoded."""
+
+    def __init__(self, standin: LakeFSStandIn) -> None:
+        self._base = standin.url + API_PREFIX
+        credentials = base64.b64encode(f"{STANDIN_ACCESS_KEY_ID}:{STANDIN_SECRET}".encode()).decode()
+        self._auth = {"Authorization": f"Basic {credentials}"}
+        self._http = urllib3.PoolManager()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        json_body: dict[str, Any] | None = None,
+        query: dict[str, str] | None = None,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        url = self._base + path
+        if query:
+            url += "?" + urlencode(query)
+        response = self._http.request(
+            method,
+            url,
+            body=data if json_body is None else json.dumps(json_body).encode(),
+            headers={**self._auth, "Content-Type": "application/json", **(headers or {})},
+        )
+        is_json = response.headers.get("Content-Type") == "application/json" and response.data
+        return Answer(response.status, json.loads(response.data) if is_json else response.data)
+
+    def create_repository(self, name: str = REPO, namespace: str = NAMESPACE) -> Answer:
+        return self.call("POST", "/repositories", {"name": name, "storage_namespace": namespace})
+
+    def upload(self, branch: str, path: str, data: bytes, metadata: dict[str, str] | None = None) -> Answer:
+        headers = {f"x-lakefs-meta-{key}": value for key, value in (metadata or {}).items()}
+        headers["Content-Type"] = "application/octet-stream"
+        return self.call(
+            "POST",
+            f"/repositories/{REPO}/branches/{branch}/objects",
+            query={"path": path},
+            data=data,
+            headers=headers,
+        )
+
+    def commit(self, branch: str, message: str) -> Answer:
+        return self.call("POST", f"/repositories/{REPO}/branches/{branch}/commits", {"message": message})
+
+    def create_branch(self, name: str, source: str) -> Answer:
+        return self.call("POST", f"/repositories/{REPO}/branches", {"name": name, "source": source})
+
+    def merge(self, source: str, destination: str, **request: Any) -> Answer:
+        return self.call("POST", f"/repositories/{REPO}/refs/{source}/merge/{destination}", request)
+
+    def get_commit(self, ref: str) -> Answer:
+        return self.call("GET", f"/repositories/{REPO}/commits/{ref}")
+
+
+@pytest.fixture
+def api(lakefs_standin: LakeFSStandIn) -> Api:
+    """HTTP access to a stand-in holding `demo-repo` (branch main with its initial commit)."""
+    api = Api(lakefs_standin)
+    assert api.create_repository().status == 201
+    return api
+
+
+def _committed_branch(api: Api, name: str, files: dict[str, bytes]) -> str:
+    """Branch `name` off main with `files` committed on it; its head commit id."""
+    assert api.create_branch(name, "main").status == 201
+    for path, data in files.items():
+        assert api.upload(name, path, data).status == 201
+    answer = api.commit(name, f"on {name}")
+    assert answer.status == 201
+    return answer.body["id"]
+
+
+# ---- 1. merge commits record the merge strategy
+
+
+def test_merge_commit_metadata_adds_the_default_strategy(api: Api) -> None:
+    _committed_branch(api, "dev", {"a": b"a"})
+
+    merged = api.merge("dev", "main", message="publish", metadata={"run_id": "run1"})
+
+    assert merged.status == 200
+    commit = api.get_commit(merged.body["reference"]).body
+    assert commit["metadata"] == {"run_id": "run1", ".lakefs.merge.strategy": "default"}
+
+
+def test_merge_with_a_strategy_resolves_conflicts_and_records_its_name(api: Api) -> None:
+    assert api.upload("main", "labels.csv", b"v0").status == 201
+    assert api.commit("main", "base").status == 201
+    _committed_branch(api, "dev", {"labels.csv": b"dev edit"})
+    assert api.upload("main", "labels.csv", b"main edit").status == 201
+    assert api.commit("main", "main edit").status == 201
+
+    assert api.merge("dev", "main").status == 409
+    merged = api.merge("dev", "main", strategy="source-wins")
+
+    assert merged.status == 200
+    assert api.get_commit("main").body["metadata"] == {".lakefs.merge.strategy": "source-wins"}
+    read = api.call("GET", f"/repositories/{REPO}/refs/main/objects", query={"path": "labels.csv"})
+    assert read.body == b"dev edit"
+
+
+def test_merge_with_an_unknown_strategy_is_refused(api: Api) -> None:
+    _committed_branch(api, "dev", {"a": b"a"})
+
+    refused = api.merge("dev", "main", strategy="ours")
+
+    assert refused == Answer(400, {"message": "update branch main: invalid merge strategy"})
+
+
+def test_backend_hides_the_strategy_key_it_cannot_have_written(
+    lakefs_standin: LakeFSStandIn, api: Api
+) -> None:
+    store = LakeFSVersionStore(lakefs_standin.url, STANDIN_ACCESS_KEY_ID, STANDIN_SECRET, REPO, NAMESPACE)
+    _committed_branch(api, "dev", {"a": b"a"})
+
+    store.merge("dev", "main", metadata={"run_id": "run1"})
+
+    assert api.get_commit("main").body["metadata"][".lakefs.merge.strategy"] == "default"
+    assert store.log("main", limit=1)[0].metadata == {"run_id": "run1"}
