@@ -289,7 +289,7 @@ class LakeFSVersionStore:
             if current is not None and (current.metadata or {}).get(SHA256_METADATA_KEY) == digest:
                 return ObjectInfo(path=path, sha256=digest, size_bytes=current.size_bytes or len(data))
             if current is not None and self._committed_sha256(branch, path) == digest:
-                # Writing the committed bytes back undoes a staged change; lakeFS would keep it as a change.
+                # The committed bytes are stored already: dropping the staged change restores them unsent.
                 with api_exception_handler():
                     self._repo().branch(branch).reset_changes(path_type="object", path=path)
                 return ObjectInfo(path=path, sha256=digest, size_bytes=len(data))

@@ -3,7 +3,8 @@
 Responses follow the official OpenAPI spec (paths under /api/v1, status codes, JSON shapes with every required
 field), so the `lakefs` SDK's own pydantic models parse them. State lives in memory. Behaviour mirrors the
 real server where the backend relies on it: Basic auth (401), 404/409/400/412 cases, staged changes visible on
-branch reads, two-dot and three-dot diffs, three-way merge with conflicts (409) or a `strategy`, recorded in
+branch reads, changes judged on content (an entry's identity: size, checksum, user metadata, content type; so
+re-uploading identical bytes is no change to diff, commit or a merge's dirty check), two-dot and three-dot diffs, three-way merge with conflicts (409) or a `strategy`, recorded in
 the merge commit's metadata as `.lakefs.merge.strategy` ("default" when none is given), chunked upload bodies,
 pagination with `after`/`amount` and `next_offset`, and `/config` advertising no presign support.
 
@@ -49,6 +50,15 @@ class StoredObject:
     content_type: str
     mtime: int
     physical_address: str
+
+    @property
+    def identity(self) -> str:
+        """What lakeFS compares to tell a change (catalog.EntryToValue): size, ETag, user metadata, content type.
+
+        The physical address is not part of it, so writing identical bytes again changes nothing.
+        """
+        fields = [len(self.data), self.checksum, sorted(self.metadata.items()), self.content_type]
+        return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
 
 @dataclass
@@ -122,6 +132,10 @@ def _pagination(items: list[Any], key: str, query: dict[str, str]) -> dict[str, 
         },
         "results": page,
     }
+
+
+def _identity(obj: StoredObject | None) -> str | None:
+    return obj.identity if obj is not None else None
 
 
 def _bool(value: str | None) -> bool:
@@ -353,10 +367,10 @@ class LakeFSStandIn:
         if rest == ["commits"] and method == "POST":
             return 201, self._commit_branch(repo, branch, json.loads(body)), {}
         if rest == ["diff"] and method == "GET":
-            head_tree = repo.commits[branch.head].tree
+            head_tree, view = repo.commits[branch.head].tree, self._view(repo, name)
             changes = [
-                self._diff_entry(path, head_tree.get(path), staged)
-                for path, staged in sorted(branch.staging.items())
+                self._diff_entry(path, head_tree.get(path), view.get(path))
+                for path in self._changed_paths(head_tree, view)
                 if path.startswith(query.get("prefix", ""))
             ]
             return 200, _pagination(changes, "path", query), {}
@@ -440,14 +454,8 @@ class LakeFSStandIn:
 
     def _view(self, repo: StoredRepository, ref: str) -> dict[str, StoredObject]:
         """Objects readable at `ref`: a branch includes its staged changes."""
-        tree = dict(self._commit(repo, ref).tree)
-        if ref in repo.branches:
-            for path, staged in repo.branches[ref].staging.items():
-                if staged is None:
-                    tree.pop(path, None)
-                else:
-                    tree[path] = staged
-        return tree
+        tree = self._commit(repo, ref).tree
+        return self._apply_staging(tree, repo.branches[ref]) if ref in repo.branches else dict(tree)
 
     def _lookup(self, repo: StoredRepository, ref: str, path: str) -> StoredObject:
         found = self._view(repo, ref).get(path)
@@ -617,17 +625,27 @@ class LakeFSStandIn:
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
         return 206, obj.data[start : end + 1], headers
 
+    @staticmethod
+    def _apply_staging(tree: dict[str, StoredObject], branch: StoredBranch) -> dict[str, StoredObject]:
+        applied = dict(tree)
+        for path, staged in branch.staging.items():
+            if staged is None:
+                applied.pop(path, None)
+            else:
+                applied[path] = staged
+        return applied
+
     def _commit_branch(
         self, repo: StoredRepository, branch: StoredBranch, request: dict[str, Any]
     ) -> dict[str, Any]:
-        if not branch.staging and not request.get("allow_empty"):
+        committed = repo.commits[branch.head].tree
+        staged = self._apply_staging(committed, branch)
+        # Judged on content, as lakeFS does: staged entries identical to the committed ones are no change.
+        changed = set(self._changed_paths(committed, staged))
+        if not changed and not request.get("allow_empty"):
             raise ApiError(400, "commit: no changes")
-        tree = dict(repo.commits[branch.head].tree)
-        for path, staged in branch.staging.items():
-            if staged is None:
-                tree.pop(path, None)
-            else:
-                tree[path] = staged
+        # An identical entry keeps its committed record, physical address included.
+        tree = {path: obj if path in changed else committed[path] for path, obj in staged.items()}
         commit = self._new_commit(
             repo, [branch.head], request["message"], request.get("metadata") or {}, tree
         )
@@ -671,7 +689,7 @@ class LakeFSStandIn:
         return sorted(
             path
             for path in left.keys() | right.keys()
-            if (left.get(path) and left[path].checksum) != (right.get(path) and right[path].checksum)
+            if _identity(left.get(path)) != _identity(right.get(path))
         )
 
     def _diff(
@@ -695,9 +713,10 @@ class LakeFSStandIn:
         source = self._commit(repo, source_ref)
         # lakeFS wraps every failure inside the branch update as "update branch <destination>: ...".
         failed = f"update branch {destination}"
-        if target.staging:
-            raise ApiError(400, f"{failed}: {destination}: uncommitted changes (dirty branch)")
         head = repo.commits[target.head]
+        # lakeFS checks this before the branch update, by content, and without the "update branch" prefix.
+        if self._changed_paths(head.tree, self._apply_staging(head.tree, target)):
+            raise ApiError(400, "uncommitted changes (dirty branch)")
         base = self._merge_base(repo, source.id, head.id)
         strategy = request.get("strategy") or ""
         if strategy not in _MERGE_STRATEGY_NAMES:
@@ -710,8 +729,7 @@ class LakeFSStandIn:
             path
             for path in source_changes
             if path in destination_changes
-            and (source.tree.get(path) and source.tree[path].checksum)
-            != (head.tree.get(path) and head.tree[path].checksum)
+            and _identity(source.tree.get(path)) != _identity(head.tree.get(path))
         }
         if conflicts and not strategy:
             raise ApiError(409, "conflict", body={"reference": ""})

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import pytest
 import urllib3
 
+from cvops.errors import NothingToCommitError
 from cvops.storage import LakeFSVersionStore
 from tests.cvops.storage.lakefs_standin import (
     API_PREFIX,
@@ -156,3 +157,70 @@ def test_backend_hides_the_strategy_key_it_cannot_have_written(
 
     assert api.get_commit("main").body["metadata"][".lakefs.merge.strategy"] == "default"
     assert store.log("main", limit=1)[0].metadata == {"run_id": "run1"}
+
+
+# ---- 2. "no changes" is judged on content
+
+
+def _uncommitted(api: Api, branch: str = "main") -> list[dict[str, Any]]:
+    answer = api.call("GET", f"/repositories/{REPO}/branches/{branch}/diff")
+    assert answer.status == 200
+    return answer.body["results"]
+
+
+def test_identical_reupload_is_no_change(api: Api) -> None:
+    assert api.upload("main", "x.bin", b"same bytes").status == 201
+    assert api.commit("main", "add x").status == 201
+
+    assert api.upload("main", "x.bin", b"same bytes").status == 201
+
+    assert _uncommitted(api) == []
+    assert api.commit("main", "again") == Answer(400, {"message": "commit: no changes"})
+
+
+def test_writing_back_the_committed_bytes_undoes_the_change(api: Api) -> None:
+    assert api.upload("main", "x.bin", b"one").status == 201
+    assert api.commit("main", "add x").status == 201
+    assert api.upload("main", "x.bin", b"two").status == 201
+    assert [change["type"] for change in _uncommitted(api)] == ["changed"]
+
+    assert api.upload("main", "x.bin", b"one").status == 201
+
+    assert _uncommitted(api) == []
+    assert api.commit("main", "back to one") == Answer(400, {"message": "commit: no changes"})
+
+
+def test_same_bytes_with_other_user_metadata_are_a_change(api: Api) -> None:
+    assert api.upload("main", "x.bin", b"same", metadata={"sha256": "a"}).status == 201
+    assert api.commit("main", "add x").status == 201
+
+    assert api.upload("main", "x.bin", b"same", metadata={"sha256": "b"}).status == 201
+
+    assert [change["type"] for change in _uncommitted(api)] == ["changed"]
+    assert api.commit("main", "new metadata").status == 201
+
+
+def test_identical_reuploads_leave_a_merge_destination_clean(api: Api) -> None:
+    assert api.upload("main", "x.bin", b"same").status == 201
+    assert api.commit("main", "add x").status == 201
+    _committed_branch(api, "dev", {"y.bin": b"y"})
+    assert api.upload("main", "x.bin", b"same").status == 201
+
+    assert api.merge("dev", "main").status == 200
+    assert api.upload("main", "x.bin", b"different").status == 201
+    assert api.merge("dev", "main") == Answer(400, {"message": "uncommitted changes (dirty branch)"})
+
+
+def test_backend_sees_no_change_after_an_identical_upload_reaches_the_server(
+    lakefs_standin: LakeFSStandIn, api: Api
+) -> None:
+    store = LakeFSVersionStore(lakefs_standin.url, STANDIN_ACCESS_KEY_ID, STANDIN_SECRET, REPO, NAMESPACE)
+    info = store.upload("main", "x.bin", b"same bytes")
+    store.commit("main", "add x")
+
+    # Another writer sends the same bytes and metadata; the backend's own upload would have skipped them.
+    assert api.upload("main", "x.bin", b"same bytes", metadata={"sha256": info.sha256}).status == 201
+
+    assert not store.has_uncommitted_changes("main")
+    with pytest.raises(NothingToCommitError, match="main"):
+        store.commit("main", "again")
