@@ -552,16 +552,6 @@ def kill_promotions(artifact_root: Path, kills: int, seed: int = 0) -> list[str 
     return outcomes
 
 
-def kill_promotion_at(artifact_root: Path, point: str, skip: int) -> tuple[int, str | None]:
-    """Save and promote models seeded 0, 1, ... in a child that SIGKILLs itself at `point` after `skip` passes."""
-    marker = artifact_root.parent / "promote.fault.json"
-    log_stem = artifact_root.parent / "promote-fault"
-    process = start_child(
-        "promote", str(log_stem), str(artifact_root), "0", str(skip + 1), env=fault_env(point, marker, skip)
-    )
-    return killed_at(process, marker)
-
-
 def _child_said_ready(marker: Path) -> bool:
     return _log_says(marker.with_suffix(".log"), b"ready")
 
