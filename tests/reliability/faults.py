@@ -206,12 +206,19 @@ def wap_ingest(area: IngestArea, run_name: str) -> bool:
         return run_ingest_job(ingest_job(), run_name)
 
 
-def ingest_job() -> "JobDefinition":
-    """`ingest_job` of the code location's definitions, built for the current environment."""
+def ingest_job(refs_dir: Path | None = None) -> "JobDefinition":
+    """`ingest_job` of the code location's definitions, built for the current environment. With `refs_dir`, the
+    references its steps pass each other go there instead of `$CVOPS_HOME/refs` (see `concurrent_ingest`)."""
     from cvops_assets.constants import INGEST_JOB
-    from cvops_assets.definitions import defs
+    from cvops_assets.definitions import DEPLOYMENT_ENV, build_definitions, build_resources, defs
+    from resources.io_manager import JsonRefIOManager
 
-    return defs().resolve_job_def(INGEST_JOB)
+    if refs_dir is None:
+        return defs().resolve_job_def(INGEST_JOB)
+    resources = build_resources(
+        os.environ.get(DEPLOYMENT_ENV, "local"), io_manager=JsonRefIOManager(base_dir=str(refs_dir))
+    )
+    return build_definitions(resources).resolve_job_def(INGEST_JOB)
 
 
 def run_ingest_job(job: "JobDefinition", run_name: str) -> bool:
@@ -300,18 +307,29 @@ def _read_fails(store: VersionStore, path: str) -> bool:
 
 
 def start_ingest(
-    area: IngestArea, run_name: str, go_file: Path | None = None, faults: dict[str, str] | None = None
+    area: IngestArea,
+    run_name: str,
+    go_file: Path | None = None,
+    faults: dict[str, str] | None = None,
+    refs_dir: Path | None = None,
 ) -> subprocess.Popen:
-    """Start `ingest_job` in a child configured by `area.env()` and `faults`; with `go_file`, the child loads its
-    definitions, says "waiting" and runs only once that file exists, so several runs start together."""
+    """Start `ingest_job(refs_dir)` in a child configured by `area.env()` and `faults`; with `go_file`, the child
+    loads its definitions, says "waiting" and runs only once that file exists, so several runs start together."""
     env = {**area.env(), **(faults or {})}
-    return start_child("ingest", str(area.root / f"run-{run_name}"), run_name, str(go_file or ""), env=env)
+    log_stem = str(area.root / f"run-{run_name}")
+    return start_child("ingest", log_stem, run_name, str(go_file or ""), str(refs_dir or ""), env=env)
 
 
 def concurrent_ingest(area: IngestArea, run_names: list[str]) -> list[int]:
-    """Run one `ingest_job` per name at the same moment, each in its own process; return their exit codes."""
+    """Run one `ingest_job` per name at the same moment, each in its own process; return their exit codes.
+
+    Each run keeps its step-to-step references in its own folder: under one CVOPS_HOME they share
+    `refs/<asset>/latest.json`, so one run's dataset_snapshot could read the other's raw_images ref. The
+    deployment's run queue never runs two of these jobs at once (deploy/dagster.yaml); what overlapping runs test
+    here is the version store and the ingest state with two writers.
+    """
     go_file = area.root / "go"
-    processes = [start_ingest(area, name, go_file) for name in run_names]
+    processes = [start_ingest(area, name, go_file, refs_dir=area.root / f"refs-{name}") for name in run_names]
     logs = [area.root / f"run-{name}.log" for name in run_names]
     deadline = time.monotonic() + 120
     while not all(_log_says(log, b"waiting") for log in logs) and time.monotonic() < deadline:
@@ -352,8 +370,8 @@ def kill_ingests(area: IngestArea, delays: list[float]) -> list[str]:
     return outcomes
 
 
-def _ingest_child(run_name: str, go_file: str) -> None:
-    job = ingest_job()
+def _ingest_child(run_name: str, go_file: str, refs_dir: str) -> None:
+    job = ingest_job(Path(refs_dir) if refs_dir else None)
     print("waiting", flush=True)
     while go_file and not Path(go_file).exists():
         time.sleep(0.001)
