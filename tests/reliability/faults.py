@@ -4,46 +4,54 @@ Every fault runs the real code in a child process (`python faults.py <command> .
 so nothing gets a chance to clean up; the checks afterwards read the stores back instead of trusting the code.
 """
 
+import json
 import os
 import random
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cvops.faults import FAULT_ACTION_ENV, FAULT_MARKER_ENV, FAULT_POINT_ENV, FAULT_SKIP_ENV
 from cvops.images import stored_path
-from cvops.ingest import (
-    IngestState,
-    Quarantine,
-    RejectReason,
-    ValidImage,
-    audit_snapshot,
-    ingest_to_branch,
-    mark_committed,
-    scan_landing,
-    validate_image,
-)
-from cvops.storage import LocalVersionStore
+from cvops.ingest import IngestState, Quarantine, RejectReason, ValidImage, validate_image
+from cvops.paths import CVOPS_HOME_ENV
+from cvops.storage import LakeFSVersionStore, LocalVersionStore, VersionStore
 from cvops.storage.artifacts import LocalArtifactStore
+from tests.cvops.storage.lakefs_standin import STANDIN_ACCESS_KEY_ID, STANDIN_SECRET
+
+if TYPE_CHECKING:
+    from dagster import JobDefinition
 
 REPO = Path(__file__).resolve().parents[2]
 CLASSES = ("ok", "scratch", "spot", "crack")
 SIZE = 16
 LINEAGE = {"data_commit": "reliability", "labels_version": "v1"}
 MAIN = "main"
+LAKEFS_REPOSITORY = "cvops"
+# Run ids must be UUIDs; deriving them from a run name keeps each run's ingest branch predictable.
+RUN_ID_NAMESPACE = uuid.UUID("5f0c3a52-7d1e-4c8e-9a39-2b6f4c1d0e7a")
 
 
 # ---- child processes
 
 
-def start_child(*args: str) -> subprocess.Popen:
-    """Run `python faults.py <args>` with the repository importable; stdout/stderr go to a log next to args[1]."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+def start_child(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Run `python faults.py <args>` with the repository importable and `env` added to this process's environment;
+    stdout/stderr go to a log next to args[1]."""
+    env = {
+        **os.environ,
+        **(env or {}),
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
     log = open(Path(args[1]).with_suffix(".log"), "ab")  # noqa: SIM115 - the child owns it until it exits
     return subprocess.Popen([sys.executable, __file__, *args], cwd=REPO, env=env, stdout=log, stderr=log)
 
@@ -73,22 +81,68 @@ def wait_ok(process: subprocess.Popen, timeout_s: float = 180.0) -> None:
 
 @dataclass(frozen=True)
 class IngestArea:
-    """A landing folder plus the version store, ingest state and quarantine that ingest it."""
+    """A landing folder and the deployment that ingests it: CVOPS_HOME at `root` and the embedded version store,
+    or with `lakefs_url` a lakeFS server (the stand-in) for the versions. Runs see it only through `env()`."""
 
     root: Path
+    lakefs_url: str | None = None
 
     @property
     def landing(self) -> Path:
         return self.root / "landing"
 
-    def store(self) -> LocalVersionStore:
-        return LocalVersionStore(self.root / "versions", repository="cvops")
+    def env(self) -> dict[str, str]:
+        """The environment a run of the deployed definitions reads its configuration from."""
+        from cvops_assets.definitions import DEPLOYMENT_ENV
+        from resources.landing import LANDING_ENV
+
+        env = {CVOPS_HOME_ENV: str(self.root), LANDING_ENV: str(self.landing), DEPLOYMENT_ENV: "local"}
+        if self.lakefs_url is None:
+            return env
+        return {
+            **env,
+            DEPLOYMENT_ENV: "lakefs",
+            "LAKEFS_ENDPOINT": self.lakefs_url,
+            "LAKEFS_ACCESS_KEY_ID": STANDIN_ACCESS_KEY_ID,
+            "LAKEFS_SECRET_ACCESS_KEY": STANDIN_SECRET,
+            "LAKEFS_REPOSITORY": LAKEFS_REPOSITORY,
+            "LAKEFS_STORAGE_NAMESPACE": f"local://standin/{LAKEFS_REPOSITORY}",
+        }
+
+    def store(self) -> VersionStore:
+        if self.lakefs_url is None:
+            return LocalVersionStore(self.root / "versions", repository="cvops")
+        return LakeFSVersionStore(
+            self.lakefs_url,
+            STANDIN_ACCESS_KEY_ID,
+            STANDIN_SECRET,
+            LAKEFS_REPOSITORY,
+            f"local://standin/{LAKEFS_REPOSITORY}",
+        )
 
     def state(self) -> IngestState:
-        return IngestState(self.root / "state.sqlite")
+        # Opened under the runs' environment, so it is the ledger LandingResource's defaults point at.
+        with environment(self.env()):
+            return IngestState()
 
     def quarantine(self) -> Quarantine:
-        return Quarantine(self.root / "quarantine")
+        with environment(self.env()):
+            return Quarantine()
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """`values` set in os.environ for the block, the previous values restored afterwards."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def bad_files() -> dict[str, tuple[bytes, RejectReason]]:
@@ -146,27 +200,52 @@ def make_landing(area: IngestArea, n: int, *, seed: int = 0, with_bad: bool = Tr
 
 
 def wap_ingest(area: IngestArea, run_name: str) -> bool:
-    """One ingest run as the Dagster assets do it: scan, stage on a branch, commit, audit, merge, mark.
+    """One run of the deployed `ingest_job` in this process, configured by `area.env()` as a deployment is by its
+    environment; True if dataset_snapshot published. Its ingest branch is `ingest_branch(run_name)`."""
+    with environment(area.env()):
+        return run_ingest_job(ingest_job(), run_name)
 
-    Returns whether the branch was published. The branch is named after `run_name`, like `ingest-<run_id8>`.
-    """
-    store = area.store()
-    store.ensure_repository()
-    state = area.state()
-    plan = scan_landing(area.landing, state)
-    branch = f"ingest-{run_name}"
-    store.create_branch(branch, MAIN)
-    report = ingest_to_branch(plan, store, branch, quarantine=area.quarantine())
-    committed = store.has_uncommitted_changes(branch)
-    if committed:
-        store.commit(branch, f"ingest {len(report.ingested)} images", {"run": run_name})
-    if not all(audit.passed for audit in audit_snapshot(store, branch, report, base_ref=MAIN)):
-        return False
-    if committed:
-        store.merge(branch, MAIN, f"publish {branch}")
-    mark_committed(state, report)
-    store.delete_branch(branch)
-    return True
+
+def ingest_job(refs_dir: Path | None = None) -> "JobDefinition":
+    """`ingest_job` of the code location's definitions, built for the current environment. With `refs_dir`, the
+    references its steps pass each other go there instead of `$CVOPS_HOME/refs` (see `concurrent_ingest`)."""
+    from cvops_assets.constants import INGEST_JOB
+    from cvops_assets.definitions import DEPLOYMENT_ENV, build_definitions, build_resources, defs
+    from resources.io_manager import JsonRefIOManager
+
+    if refs_dir is None:
+        return defs().resolve_job_def(INGEST_JOB)
+    resources = build_resources(
+        os.environ.get(DEPLOYMENT_ENV, "local"), io_manager=JsonRefIOManager(base_dir=str(refs_dir))
+    )
+    return build_definitions(resources).resolve_job_def(INGEST_JOB)
+
+
+def run_ingest_job(job: "JobDefinition", run_name: str) -> bool:
+    """Execute `job` in this process (an ephemeral Dagster instance); True if dataset_snapshot published."""
+    import dagster as dg
+
+    from cvops_assets.constants import DATASET_SNAPSHOT
+
+    result = job.execute_in_process(run_id=run_id(run_name), raise_on_error=False)
+    snapshots = [
+        event.materialization
+        for event in result.get_asset_materialization_events()
+        if event.asset_key == dg.AssetKey(DATASET_SNAPSHOT)
+    ]
+    if not snapshots:
+        failures = [e.step_failure_data.error.message for e in result.all_events if e.is_step_failure]
+        raise RuntimeError(f"ingest_job {run_name!r} stopped before {DATASET_SNAPSHOT}: {failures}")
+    return bool(snapshots[0].metadata["published"].value)
+
+
+def run_id(run_name: str) -> str:
+    return str(uuid.uuid5(RUN_ID_NAMESPACE, run_name))
+
+
+def ingest_branch(run_name: str) -> str:
+    """The branch raw_images stages the run on: named after the run id's first 8 characters."""
+    return f"ingest-{run_id(run_name)[:8]}"
 
 
 def expected_main(landing: Path) -> dict[str, str]:
@@ -219,7 +298,7 @@ def ingest_problems(area: IngestArea) -> list[str]:
     return problems
 
 
-def _read_fails(store: LocalVersionStore, path: str) -> bool:
+def _read_fails(store: VersionStore, path: str) -> bool:
     try:
         store.read(MAIN, path)
     except Exception:
@@ -227,18 +306,34 @@ def _read_fails(store: LocalVersionStore, path: str) -> bool:
     return False
 
 
-def start_ingest(area: IngestArea, run_name: str, go_file: Path | None = None) -> subprocess.Popen:
-    """Start `wap_ingest` in a child; with `go_file`, the child waits for that file so several start together."""
-    return start_child(
-        "ingest", str(area.root / f"run-{run_name}"), str(area.root), run_name, str(go_file or "")
-    )
+def start_ingest(
+    area: IngestArea,
+    run_name: str,
+    go_file: Path | None = None,
+    faults: dict[str, str] | None = None,
+    refs_dir: Path | None = None,
+) -> subprocess.Popen:
+    """Start `ingest_job(refs_dir)` in a child configured by `area.env()` and `faults`; with `go_file`, the child
+    loads its definitions, says "waiting" and runs only once that file exists, so several runs start together."""
+    env = {**area.env(), **(faults or {})}
+    log_stem = str(area.root / f"run-{run_name}")
+    return start_child("ingest", log_stem, run_name, str(go_file or ""), str(refs_dir or ""), env=env)
 
 
 def concurrent_ingest(area: IngestArea, run_names: list[str]) -> list[int]:
-    """Run one `wap_ingest` per name at the same moment, each in its own process; return their exit codes."""
+    """Run one `ingest_job` per name at the same moment, each in its own process; return their exit codes.
+
+    Each run keeps its step-to-step references in its own folder: under one CVOPS_HOME they share
+    `refs/<asset>/latest.json`, so one run's dataset_snapshot could read the other's raw_images ref. The
+    deployment's run queue never runs two of these jobs at once (deploy/dagster.yaml); what overlapping runs test
+    here is the version store and the ingest state with two writers.
+    """
     go_file = area.root / "go"
-    processes = [start_ingest(area, name, go_file) for name in run_names]
-    time.sleep(0.5)
+    processes = [start_ingest(area, name, go_file, refs_dir=area.root / f"refs-{name}") for name in run_names]
+    logs = [area.root / f"run-{name}.log" for name in run_names]
+    deadline = time.monotonic() + 120
+    while not all(_log_says(log, b"waiting") for log in logs) and time.monotonic() < deadline:
+        time.sleep(0.05)
     go_file.touch()
     return [process.wait(180) for process in processes]
 
@@ -260,7 +355,7 @@ def kill_ingests(area: IngestArea, delays: list[float]) -> list[str]:
         ready_at: list[float] = []
 
         def due(log: Path = log, delay: float = delay, ready_at: list[float] = ready_at) -> bool:
-            if not ready_at and log.exists() and b"ready" in log.read_bytes():
+            if not ready_at and _log_says(log, b"ready"):
                 ready_at.append(time.monotonic())
             return bool(ready_at) and time.monotonic() - ready_at[0] > delay
 
@@ -275,11 +370,43 @@ def kill_ingests(area: IngestArea, delays: list[float]) -> list[str]:
     return outcomes
 
 
-def _ingest_child(root: str, run_name: str, go_file: str) -> None:
+def _ingest_child(run_name: str, go_file: str, refs_dir: str) -> None:
+    job = ingest_job(Path(refs_dir) if refs_dir else None)
+    print("waiting", flush=True)
     while go_file and not Path(go_file).exists():
         time.sleep(0.001)
     print("ready", flush=True)
-    wap_ingest(IngestArea(Path(root)), run_name)
+    run_ingest_job(job, run_name)
+
+
+# ---- faults at named points: the child kills itself exactly there
+
+
+def fault_env(point: str, marker: Path, skip: int = 0) -> dict[str, str]:
+    """The environment that makes a child SIGKILL itself at `point` after `skip` passes, `marker` written first."""
+    return {
+        FAULT_POINT_ENV: point,
+        FAULT_ACTION_ENV: "kill",
+        FAULT_MARKER_ENV: str(marker),
+        FAULT_SKIP_ENV: str(skip),
+    }
+
+
+def killed_at(process: subprocess.Popen, marker: Path, timeout_s: float = 180.0) -> tuple[int, str | None]:
+    """Wait for a child started with `fault_env`: its exit code and the point its marker names (None: no marker)."""
+    try:
+        returncode = process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise
+    return returncode, json.loads(marker.read_text())["point"] if marker.exists() else None
+
+
+def kill_ingest_at(area: IngestArea, point: str, run_name: str = "killed") -> tuple[int, str | None]:
+    """Run `ingest_job` in a child that SIGKILLs itself at `point`; see `killed_at` for what comes back."""
+    marker = area.root / f"{run_name}.fault.json"
+    return killed_at(start_ingest(area, run_name, faults=fault_env(point, marker)), marker)
 
 
 # ---- training: kill inside an epoch, then resume
@@ -444,8 +571,11 @@ def kill_promotions(artifact_root: Path, kills: int, seed: int = 0) -> list[str 
 
 
 def _child_said_ready(marker: Path) -> bool:
-    log = marker.with_suffix(".log")
-    return log.exists() and b"ready" in log.read_bytes()
+    return _log_says(marker.with_suffix(".log"), b"ready")
+
+
+def _log_says(log: Path, word: bytes) -> bool:
+    return log.exists() and word in log.read_bytes()
 
 
 def main(argv: list[str]) -> None:

@@ -10,6 +10,7 @@ from faults import (
     IngestArea,
     concurrent_ingest,
     expected_main,
+    ingest_branch,
     ingest_problems,
     kill_ingests,
     kill_promotions,
@@ -45,8 +46,9 @@ def test_two_simultaneous_ingests_publish_each_image_once(area: IngestArea) -> N
     assert ingest_problems(area) == []
     assert main == expected_main(area.landing) and len(main) == 60
     publishes = sorted(c.message for c in store.log("main") if c.message.startswith("publish"))
-    assert publishes == ["publish ingest-aaaa1111", "publish ingest-bbbb2222"]
-    assert not store.branch_exists("ingest-aaaa1111") and not store.branch_exists("ingest-bbbb2222")
+    branches = sorted(ingest_branch(name) for name in ("aaaa1111", "bbbb2222"))
+    assert publishes == [f"publish {branch}" for branch in branches]
+    assert not any(store.branch_exists(branch) for branch in branches)
     outcomes = [row.outcome for row in area.state().rows().values()]
     assert (outcomes.count("ingested"), outcomes.count("duplicate"), outcomes.count("rejected")) == (60, 2, 9)
 
