@@ -6,7 +6,8 @@ real server where the backend relies on it: Basic auth (401), 404/409/400/412 ca
 branch reads, changes judged on content (an entry's identity: size, checksum, user metadata, content type; so
 re-uploading identical bytes is no change to diff, commit or a merge's dirty check), two-dot and three-dot diffs, three-way merge with conflicts (409) or a `strategy`, recorded in
 the merge commit's metadata as `.lakefs.merge.strategy` ("default" when none is given), chunked upload bodies,
-pagination with `after`/`amount` and `next_offset`, and `/config` advertising no presign support.
+pagination with `after`/`amount` and `next_offset`, repository creation refusing a storage namespace of
+another blockstore or one already used (400), and `/config` advertising a "local" blockstore without presign.
 
 Every request is recorded with the status it got (`requests`), so tests can prove what was, or was not, sent.
 `inject_fault` makes chosen requests fail (429/500/503, a connection reset or a stall); see `standin_faults.py`.
@@ -34,6 +35,9 @@ STANDIN_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 STANDIN_SECRET = "standin-secret-wJalrXUtnFEMI-K7MDENG"
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+# The stand-in is a "local" blockstore: lakeFS accepts only namespaces matching its blockstore's validity regex.
+BLOCKSTORE_TYPE = "local"
+NAMESPACE_VALIDITY_REGEX = f"^{BLOCKSTORE_TYPE}://"
 _BRANCH_ID = re.compile(r"^\w[-\w]*$")
 _META_HEADER_PREFIX = "x-lakefs-meta-"
 # lakeFS records the strategy of every merge in the merge commit's metadata (graveler.MergeStrategyMetadataKey),
@@ -149,6 +153,8 @@ class LakeFSStandIn:
         self.access_key_id = access_key_id
         self._secret_access_key = secret_access_key
         self.repositories: dict[str, StoredRepository] = {}
+        # lakeFS marks a namespace by writing `_lakefs/dummy` into it, and the mark outlives its repository.
+        self._claimed_namespaces: set[str] = set()
         self.requests: list[RecordedRequest] = []
         self._faults = FaultInjector()
         self._lock = threading.RLock()
@@ -407,13 +413,13 @@ class LakeFSStandIn:
         return {
             "version_config": {"version": "1.88.0"},
             "storage_config": {
-                "blockstore_type": "local",
-                "blockstore_namespace_example": "local://example/",
-                "blockstore_namespace_ValidityRegex": "^local://",
+                "blockstore_type": BLOCKSTORE_TYPE,
+                "blockstore_namespace_example": f"{BLOCKSTORE_TYPE}://example-bucket/",
+                "blockstore_namespace_ValidityRegex": NAMESPACE_VALIDITY_REGEX,
                 "pre_sign_support": False,
                 "pre_sign_support_ui": False,
                 "import_support": False,
-                "import_validity_regex": "^local://",
+                "import_validity_regex": NAMESPACE_VALIDITY_REGEX,
             },
             "storage_config_list": [],
         }
@@ -513,10 +519,27 @@ class LakeFSStandIn:
 
     # ---- operations
 
+    def _claim_namespace(self, namespace: str) -> None:
+        """Refuse a namespace as lakeFS's CreateRepository does: wrong blockstore scheme, or already in use."""
+        if not re.match(NAMESPACE_VALIDITY_REGEX, namespace):
+            raise ApiError(
+                400, f"failed to match required regex {NAMESPACE_VALIDITY_REGEX}: invalid namespace"
+            )
+        marker = namespace.rstrip("/")
+        if marker in self._claimed_namespaces:
+            # The storage id of a single-blockstore server is "", hence "(:<namespace>)".
+            raise ApiError(
+                400,
+                f"failed to create repository: found lakeFS objects in the storage (:{namespace}) "
+                "key(_lakefs/dummy): storage namespace already in use",
+            )
+        self._claimed_namespaces.add(marker)
+
     def _create_repository(self, request: dict[str, Any]) -> dict[str, Any]:
         name = request["name"]
         if name in self.repositories:
             raise ApiError(409, "error creating repository: not unique")
+        self._claim_namespace(request["storage_namespace"])
         repo = StoredRepository(
             id=name,
             storage_namespace=request["storage_namespace"],

@@ -9,6 +9,7 @@ and the commit log's `amount`/`limit`/`after` in pkg/catalog/catalog.go (`ListCo
 
 import base64
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -16,7 +17,7 @@ from urllib.parse import urlencode
 import pytest
 import urllib3
 
-from cvops.errors import NothingToCommitError
+from cvops.errors import NothingToCommitError, VersionStoreError
 from cvops.storage import LakeFSVersionStore
 from tests.cvops.storage.lakefs_standin import (
     API_PREFIX,
@@ -224,3 +225,50 @@ def test_backend_sees_no_change_after_an_identical_upload_reaches_the_server(
     assert not store.has_uncommitted_changes("main")
     with pytest.raises(NothingToCommitError, match="main"):
         store.commit("main", "again")
+
+
+# ---- 3. repository creation validates the storage namespace
+
+
+def test_namespace_of_another_blockstore_is_refused(lakefs_standin: LakeFSStandIn) -> None:
+    api = Api(lakefs_standin)
+
+    refused = api.create_repository(namespace="s3://bucket/demo-repo")
+
+    assert refused == Answer(400, {"message": "failed to match required regex ^local://: invalid namespace"})
+    assert api.call("GET", f"/repositories/{REPO}").status == 404
+
+
+def test_namespace_in_use_is_refused(api: Api) -> None:
+    refused = api.create_repository(name="other-repo", namespace=NAMESPACE + "/")
+
+    assert refused == Answer(
+        400,
+        {
+            "message": f"failed to create repository: found lakeFS objects in the storage (:{NAMESPACE}/) "
+            "key(_lakefs/dummy): storage namespace already in use"
+        },
+    )
+    assert api.create_repository(name="other-repo", namespace=NAMESPACE + "-other").status == 201
+
+
+def test_existing_repository_is_a_conflict_before_its_namespace_is_checked(api: Api) -> None:
+    assert api.create_repository() == Answer(409, {"message": "error creating repository: not unique"})
+
+
+@pytest.mark.parametrize(
+    ("namespace", "reason"),
+    [("s3://bucket/cvops", "invalid namespace"), (NAMESPACE, "storage namespace already in use")],
+)
+def test_backend_names_the_refused_namespace(
+    lakefs_standin: LakeFSStandIn, namespace: str, reason: str
+) -> None:
+    assert Api(lakefs_standin).create_repository().status == 201
+    store = LakeFSVersionStore(
+        lakefs_standin.url, STANDIN_ACCESS_KEY_ID, STANDIN_SECRET, "cvops-data", namespace
+    )
+
+    with pytest.raises(
+        VersionStoreError, match=rf"storage namespace '{re.escape(namespace)}' \(HTTP 400: .*{reason}\)"
+    ):
+        store.ensure_repository()
