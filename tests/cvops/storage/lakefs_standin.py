@@ -2,13 +2,17 @@
 
 Responses follow the official OpenAPI spec (paths under /api/v1, status codes, JSON shapes with every required
 field), so the `lakefs` SDK's own pydantic models parse them. State lives in memory. Behaviour mirrors the
-real server where the backend relies on it: Basic auth (401), 404/409/400/412 cases, staged changes visible on
-branch reads, changes judged on content (an entry's identity: size, checksum, user metadata, content type; so
-re-uploading identical bytes is no change to diff, commit or a merge's dirty check), two-dot and three-dot diffs, three-way merge with conflicts (409) or a `strategy`, recorded in
-the merge commit's metadata as `.lakefs.merge.strategy` ("default" when none is given), chunked upload bodies,
-pagination with `after`/`amount` and `next_offset` ("" on the last page), repository listing, a commit log
-honouring `amount`, `after`, `limit` and `first_parent` (501 for the filters it lacks), repository creation refusing a storage namespace of
-another blockstore or one already used (400), and `/config` advertising a "local" blockstore without presign.
+real server where the backend relies on it:
+
+- Basic auth (401), the 404/409/400/412 cases, staged changes visible on branch reads, chunked upload bodies;
+- changes judged on content (an entry's identity: size, checksum, user metadata, content type), so re-uploading
+  identical bytes is no change to a diff, a commit (400 "commit: no changes") or a merge's dirty check;
+- two-dot and three-dot diffs; three-way merge with conflicts (409) or a `strategy`, recorded in the merge
+  commit's metadata as `.lakefs.merge.strategy` ("default" when none is given);
+- pagination with `after`/`amount` and `next_offset` ("" on the last page), repository listing, and a commit log
+  honouring `amount`, `after`, `limit` and `first_parent` (501 for the filters it lacks);
+- repository creation refusing a storage namespace of another blockstore or one already used (400), and
+  `/config` advertising a "local" blockstore without presign.
 
 Every request is recorded with the status it got (`requests`), so tests can prove what was, or was not, sent.
 `inject_fault` makes chosen requests fail (429/500/503, a connection reset or a stall); see `standin_faults.py`.
