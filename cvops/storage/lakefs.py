@@ -214,10 +214,37 @@ class LakeFSVersionStore:
     # ---- repository and branches
 
     def ensure_repository(self) -> None:
+        import lakefs.exceptions as lx
+
         with self._translated("ensure_repository", idempotent=False):
-            self._repo().create(
-                storage_namespace=self.storage_namespace, default_branch=self.default_branch, exist_ok=True
+            try:
+                self._repo().create(
+                    storage_namespace=self.storage_namespace,
+                    default_branch=self.default_branch,
+                    exist_ok=True,
+                )
+            except lx.BadRequestException as error:
+                if "namespace" not in _server_message(error):
+                    raise
+                raise self._namespace_refused(error) from error
+
+    def _namespace_refused(self, error: lakefs.exceptions.BadRequestException) -> VersionStoreError:
+        """lakeFS refuses a new repository's namespace if its scheme is not the blockstore's, or it is in use."""
+        reason = _server_message(error)
+        if "already in use" in reason:
+            fix = (
+                "another repository uses it (lakeFS keeps the mark even after that repository is deleted); "
+                "give this repository a namespace of its own"
             )
+        else:
+            fix = (
+                "use one the server's blockstore accepts (GET /api/v1/config shows its blockstore_type and "
+                "blockstore_namespace_ValidityRegex)"
+            )
+        return VersionStoreError(
+            f"ensure_repository failed: {self._where(None, None)}: lakeFS refused the storage namespace "
+            f"{self.storage_namespace!r} ({reason}); {fix}"
+        )
 
     def branch_exists(self, name: str) -> bool:
         import lakefs.exceptions as lx

@@ -2,11 +2,17 @@
 
 Responses follow the official OpenAPI spec (paths under /api/v1, status codes, JSON shapes with every required
 field), so the `lakefs` SDK's own pydantic models parse them. State lives in memory. Behaviour mirrors the
-real server where the backend relies on it: Basic auth (401), 404/409/400/412 cases, staged changes visible on
-branch reads, changes judged on content (an entry's identity: size, checksum, user metadata, content type; so
-re-uploading identical bytes is no change to diff, commit or a merge's dirty check), two-dot and three-dot diffs, three-way merge with conflicts (409) or a `strategy`, recorded in
-the merge commit's metadata as `.lakefs.merge.strategy` ("default" when none is given), chunked upload bodies,
-pagination with `after`/`amount` and `next_offset`, and `/config` advertising no presign support.
+real server where the backend relies on it:
+
+- Basic auth (401), the 404/409/400/412 cases, staged changes visible on branch reads, chunked upload bodies;
+- changes judged on content (an entry's identity: size, checksum, user metadata, content type), so re-uploading
+  identical bytes is no change to a diff, a commit (400 "commit: no changes") or a merge's dirty check;
+- two-dot and three-dot diffs; three-way merge with conflicts (409) or a `strategy`, recorded in the merge
+  commit's metadata as `.lakefs.merge.strategy` ("default" when none is given);
+- pagination with `after`/`amount` and `next_offset` ("" on the last page), repository listing, and a commit log
+  honouring `amount`, `after`, `limit` and `first_parent` (501 for the filters it lacks);
+- repository creation refusing a storage namespace of another blockstore or one already used (400), and
+  `/config` advertising a "local" blockstore without presign.
 
 Every request is recorded with the status it got (`requests`), so tests can prove what was, or was not, sent.
 `inject_fault` makes chosen requests fail (429/500/503, a connection reset or a stall); see `standin_faults.py`.
@@ -34,11 +40,16 @@ STANDIN_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 STANDIN_SECRET = "standin-secret-wJalrXUtnFEMI-K7MDENG"
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+# The stand-in is a "local" blockstore: lakeFS accepts only namespaces matching its blockstore's validity regex.
+BLOCKSTORE_TYPE = "local"
+NAMESPACE_VALIDITY_REGEX = f"^{BLOCKSTORE_TYPE}://"
 _BRANCH_ID = re.compile(r"^\w[-\w]*$")
 _META_HEADER_PREFIX = "x-lakefs-meta-"
 # lakeFS records the strategy of every merge in the merge commit's metadata (graveler.MergeStrategyMetadataKey),
 # by its name; no strategy is recorded as "default".
 MERGE_STRATEGY_METADATA_KEY = ".lakefs.merge.strategy"
+# Log filters the stand-in leaves to a real server.
+_UNSUPPORTED_LOG_FILTERS = {"objects", "prefixes", "since", "stop_at"}
 _MERGE_STRATEGY_NAMES = {"": "default", "dest-wins": "dest-wins", "source-wins": "source-wins"}
 
 
@@ -116,17 +127,23 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+def _page_size(query: dict[str, str]) -> int:
+    """The `amount` asked for, clamped as lakeFS does: at most 1000, and 100 when missing or not positive."""
+    amount = int(query.get("amount") or DEFAULT_PAGE_SIZE)
+    return DEFAULT_PAGE_SIZE if amount <= 0 else min(amount, MAX_PAGE_SIZE)
+
+
 def _pagination(items: list[Any], key: str, query: dict[str, str]) -> dict[str, Any]:
     """One page of `items` (sorted by `key`) after the exclusive `after`, as a lakeFS `*List` body."""
-    after = query.get("after", "")
-    amount = int(query.get("amount") or DEFAULT_PAGE_SIZE)
-    amount = DEFAULT_PAGE_SIZE if amount <= 0 else min(amount, MAX_PAGE_SIZE)
+    after, amount = query.get("after", ""), _page_size(query)
     remaining = [item for item in items if item[key] > after] if after else items
     page = remaining[:amount]
+    has_more = len(remaining) > amount
     return {
         "pagination": {
-            "has_more": len(remaining) > amount,
-            "next_offset": page[-1][key] if page else "",
+            "has_more": has_more,
+            # lakeFS sends an offset only when there is a next page (paginationFor in pkg/api/controller.go).
+            "next_offset": page[-1][key] if has_more else "",
             "results": len(page),
             "max_per_page": MAX_PAGE_SIZE,
         },
@@ -149,6 +166,8 @@ class LakeFSStandIn:
         self.access_key_id = access_key_id
         self._secret_access_key = secret_access_key
         self.repositories: dict[str, StoredRepository] = {}
+        # lakeFS marks a namespace by writing `_lakefs/dummy` into it, and the mark outlives its repository.
+        self._claimed_namespaces: set[str] = set()
         self.requests: list[RecordedRequest] = []
         self._faults = FaultInjector()
         self._lock = threading.RLock()
@@ -322,6 +341,8 @@ class LakeFSStandIn:
             raise ApiError(404, "not found")
         if n == 1 and method == "POST":
             return 201, self._create_repository(json.loads(body)), {}
+        if n == 1 and method == "GET":
+            return 200, self._list_repositories(query), {}
         repo = self._repository(seg[1])
         if n == 2 and method == "GET":
             return 200, self._repository_json(repo), {}
@@ -407,13 +428,13 @@ class LakeFSStandIn:
         return {
             "version_config": {"version": "1.88.0"},
             "storage_config": {
-                "blockstore_type": "local",
-                "blockstore_namespace_example": "local://example/",
-                "blockstore_namespace_ValidityRegex": "^local://",
+                "blockstore_type": BLOCKSTORE_TYPE,
+                "blockstore_namespace_example": f"{BLOCKSTORE_TYPE}://example-bucket/",
+                "blockstore_namespace_ValidityRegex": NAMESPACE_VALIDITY_REGEX,
                 "pre_sign_support": False,
                 "pre_sign_support_ui": False,
                 "import_support": False,
-                "import_validity_regex": "^local://",
+                "import_validity_regex": NAMESPACE_VALIDITY_REGEX,
             },
             "storage_config_list": [],
         }
@@ -513,10 +534,27 @@ class LakeFSStandIn:
 
     # ---- operations
 
+    def _claim_namespace(self, namespace: str) -> None:
+        """Refuse a namespace as lakeFS's CreateRepository does: wrong blockstore scheme, or already in use."""
+        if not re.match(NAMESPACE_VALIDITY_REGEX, namespace):
+            raise ApiError(
+                400, f"failed to match required regex {NAMESPACE_VALIDITY_REGEX}: invalid namespace"
+            )
+        marker = namespace.rstrip("/")
+        if marker in self._claimed_namespaces:
+            # The storage id of a single-blockstore server is "", hence "(:<namespace>)".
+            raise ApiError(
+                400,
+                f"failed to create repository: found lakeFS objects in the storage (:{namespace}) "
+                "key(_lakefs/dummy): storage namespace already in use",
+            )
+        self._claimed_namespaces.add(marker)
+
     def _create_repository(self, request: dict[str, Any]) -> dict[str, Any]:
         name = request["name"]
         if name in self.repositories:
             raise ApiError(409, "error creating repository: not unique")
+        self._claim_namespace(request["storage_namespace"])
         repo = StoredRepository(
             id=name,
             storage_namespace=request["storage_namespace"],
@@ -528,6 +566,16 @@ class LakeFSStandIn:
         repo.branches[repo.default_branch] = StoredBranch(head=initial.id)
         self.repositories[name] = repo
         return self._repository_json(repo)
+
+    def _list_repositories(self, query: dict[str, str]) -> dict[str, Any]:
+        """Repositories by id under `prefix` whose id contains `search`, as lakeFS's catalog lists them."""
+        prefix, search = query.get("prefix", ""), query.get("search", "")
+        listed = [
+            self._repository_json(self.repositories[repo_id])
+            for repo_id in sorted(self.repositories)
+            if repo_id.startswith(prefix) and search in repo_id
+        ]
+        return _pagination(listed, "id", query)
 
     def _create_branch(self, repo: StoredRepository, request: dict[str, Any]) -> str:
         name = request["name"]
@@ -652,24 +700,37 @@ class LakeFSStandIn:
         branch.head, branch.staging = commit.id, {}
         return self._commit_json(commit)
 
-    def _ancestors(self, repo: StoredRepository, commit_id: str) -> list[StoredCommit]:
-        """`commit_id` and everything reachable from it, newest first."""
+    def _ancestors(
+        self, repo: StoredRepository, commit_id: str, first_parent: bool = False
+    ) -> list[StoredCommit]:
+        """`commit_id` and everything reachable from it (through first parents only if asked), newest first."""
         seen: dict[str, StoredCommit] = {}
         pending = [commit_id]
         while pending:
             current = repo.commits[pending.pop()]
             if current.id not in seen:
                 seen[current.id] = current
-                pending.extend(current.parents)
+                pending.extend(current.parents[:1] if first_parent else current.parents)
         return sorted(seen.values(), key=lambda commit: commit.seq, reverse=True)
 
     def _log(self, repo: StoredRepository, ref: str, query: dict[str, str]) -> dict[str, Any]:
-        commits = [self._commit_json(c) for c in self._ancestors(repo, self._commit(repo, ref).id)]
-        after = query.get("after", "")
-        if after:
+        """The commit log as lakeFS's ListCommits pages it (pkg/catalog/catalog.go)."""
+        unsupported = sorted(set(query) & _UNSUPPORTED_LOG_FILTERS)
+        if unsupported:
+            # Answering without the filter would list commits lakeFS leaves out.
+            raise ApiError(501, f"the stand-in does not filter the commit log by {unsupported}")
+        head = self._commit(repo, ref)
+        commits = [
+            self._commit_json(c) for c in self._ancestors(repo, head.id, _bool(query.get("first_parent")))
+        ]
+        if query.get("after"):
+            # `after` is a ref whose commit the listing resumes behind, in log order rather than by sort key.
             ids = [commit["id"] for commit in commits]
+            after = self._commit(repo, query["after"]).id
             commits = commits[ids.index(after) + 1 :] if after in ids else []
-        # `after` is a position in log order here, not a sort key, so it was applied above.
+        if _bool(query.get("limit")):
+            # `limit` stops at `amount` commits and tells nothing of the rest: has_more stays false.
+            commits = commits[: _page_size(query)]
         return _pagination(commits, "id", {"amount": query.get("amount", "")})
 
     def _merge_base(self, repo: StoredRepository, first: str, second: str) -> StoredCommit:

@@ -9,6 +9,7 @@ and the commit log's `amount`/`limit`/`after` in pkg/catalog/catalog.go (`ListCo
 
 import base64
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -16,7 +17,7 @@ from urllib.parse import urlencode
 import pytest
 import urllib3
 
-from cvops.errors import NothingToCommitError
+from cvops.errors import NothingToCommitError, VersionStoreError
 from cvops.storage import LakeFSVersionStore
 from tests.cvops.storage.lakefs_standin import (
     API_PREFIX,
@@ -224,3 +225,180 @@ def test_backend_sees_no_change_after_an_identical_upload_reaches_the_server(
     assert not store.has_uncommitted_changes("main")
     with pytest.raises(NothingToCommitError, match="main"):
         store.commit("main", "again")
+
+
+# ---- 3. repository creation validates the storage namespace
+
+
+def test_namespace_of_another_blockstore_is_refused(lakefs_standin: LakeFSStandIn) -> None:
+    api = Api(lakefs_standin)
+
+    refused = api.create_repository(namespace="s3://bucket/demo-repo")
+
+    assert refused == Answer(400, {"message": "failed to match required regex ^local://: invalid namespace"})
+    assert api.call("GET", f"/repositories/{REPO}").status == 404
+
+
+def test_namespace_in_use_is_refused(api: Api) -> None:
+    refused = api.create_repository(name="other-repo", namespace=NAMESPACE + "/")
+
+    assert refused == Answer(
+        400,
+        {
+            "message": f"failed to create repository: found lakeFS objects in the storage (:{NAMESPACE}/) "
+            "key(_lakefs/dummy): storage namespace already in use"
+        },
+    )
+    assert api.create_repository(name="other-repo", namespace=NAMESPACE + "-other").status == 201
+
+
+def test_existing_repository_is_a_conflict_before_its_namespace_is_checked(api: Api) -> None:
+    assert api.create_repository() == Answer(409, {"message": "error creating repository: not unique"})
+
+
+@pytest.mark.parametrize(
+    ("namespace", "reason"),
+    [("s3://bucket/cvops", "invalid namespace"), (NAMESPACE, "storage namespace already in use")],
+)
+def test_backend_names_the_refused_namespace(
+    lakefs_standin: LakeFSStandIn, namespace: str, reason: str
+) -> None:
+    assert Api(lakefs_standin).create_repository().status == 201
+    store = LakeFSVersionStore(
+        lakefs_standin.url, STANDIN_ACCESS_KEY_ID, STANDIN_SECRET, "cvops-data", namespace
+    )
+
+    with pytest.raises(
+        VersionStoreError, match=rf"storage namespace '{re.escape(namespace)}' \(HTTP 400: .*{reason}\)"
+    ):
+        store.ensure_repository()
+
+
+# ---- 4. repositories are listed, page by page
+
+
+def test_repositories_list_in_pages(lakefs_standin: LakeFSStandIn) -> None:
+    api = Api(lakefs_standin)
+    for name in ("repo-c", "repo-a", "other-b"):
+        assert api.create_repository(name, f"local://standin/{name}").status == 201
+
+    first = api.call("GET", "/repositories", query={"amount": "2"})
+    second = api.call(
+        "GET", "/repositories", query={"amount": "2", "after": first.body["pagination"]["next_offset"]}
+    )
+
+    assert first.status == 200
+    assert [repo["id"] for repo in first.body["results"]] == ["other-b", "repo-a"]
+    assert first.body["pagination"] == {
+        "has_more": True,
+        "next_offset": "repo-a",
+        "results": 2,
+        "max_per_page": 1000,
+    }
+    assert second.body == {
+        "pagination": {"has_more": False, "next_offset": "", "results": 1, "max_per_page": 1000},
+        "results": [
+            {
+                "id": "repo-c",
+                "creation_date": second.body["results"][0]["creation_date"],
+                "default_branch": "main",
+                "storage_namespace": "local://standin/repo-c",
+                "storage_id": "",
+                "read_only": False,
+            }
+        ],
+    }
+    by_prefix = api.call("GET", "/repositories", query={"prefix": "repo-", "search": "c"})
+    assert [repo["id"] for repo in by_prefix.body["results"]] == ["repo-c"]
+
+
+def test_the_sdk_lists_every_repository(lakefs_standin: LakeFSStandIn) -> None:
+    import lakefs
+
+    api = Api(lakefs_standin)
+    names = [f"repo-{index:03d}" for index in range(105)]
+    for name in names:
+        assert api.create_repository(name, f"local://standin/{name}").status == 201
+    client = lakefs.Client(host=lakefs_standin.url, username=STANDIN_ACCESS_KEY_ID, password=STANDIN_SECRET)
+
+    assert [repo.id for repo in lakefs.repositories(client)] == names
+
+
+# ---- 5. the commit log honours amount, limit, after and first_parent
+
+
+def _commits_on_main(api: Api, count: int) -> list[str]:
+    """Commit `count` times on main; the commit ids newest first, the initial commit last."""
+    ids = [api.get_commit("main").body["id"]]
+    for index in range(count):
+        assert api.upload("main", "f", b"%d" % index).status == 201
+        ids.insert(0, api.commit("main", f"commit {index}").body["id"])
+    return ids
+
+
+def _log(api: Api, **query: str) -> Answer:
+    return api.call("GET", f"/repositories/{REPO}/refs/main/commits", query=query)
+
+
+def test_log_pages_by_amount_after_the_given_commit(api: Api) -> None:
+    ids = _commits_on_main(api, 4)
+
+    first = _log(api, amount="2")
+    rest = _log(api, amount="2", after=first.body["pagination"]["next_offset"])
+    last = _log(api, amount="2", after=ids[3])
+
+    assert [commit["id"] for commit in first.body["results"]] == ids[:2]
+    assert first.body["pagination"] == {
+        "has_more": True,
+        "next_offset": ids[1],
+        "results": 2,
+        "max_per_page": 1000,
+    }
+    assert [commit["id"] for commit in rest.body["results"]] == ids[2:4]
+    assert rest.body["pagination"]["has_more"]
+    assert [commit["id"] for commit in last.body["results"]] == ids[4:]
+    assert last.body["pagination"] == {
+        "has_more": False,
+        "next_offset": "",
+        "results": 1,
+        "max_per_page": 1000,
+    }
+
+
+def test_log_with_limit_stops_at_amount_without_has_more(api: Api) -> None:
+    ids = _commits_on_main(api, 3)
+
+    limited = _log(api, amount="2", limit="true")
+
+    assert [commit["id"] for commit in limited.body["results"]] == ids[:2]
+    assert limited.body["pagination"] == {
+        "has_more": False,
+        "next_offset": "",
+        "results": 2,
+        "max_per_page": 1000,
+    }
+
+
+def test_log_amount_is_clamped_as_lakefs_does(api: Api) -> None:
+    ids = _commits_on_main(api, 2)
+
+    assert [commit["id"] for commit in _log(api, amount="0").body["results"]] == ids
+    assert _log(api, amount="5000").body["pagination"]["max_per_page"] == 1000
+
+
+def test_log_follows_first_parents_only_when_asked(api: Api) -> None:
+    dev_head = _committed_branch(api, "dev", {"d": b"d"})
+    merged = api.merge("dev", "main").body["reference"]
+
+    everything = [commit["id"] for commit in _log(api).body["results"]]
+    first_parents = [commit["id"] for commit in _log(api, first_parent="true").body["results"]]
+
+    assert everything[:2] == [merged, dev_head]
+    assert dev_head not in first_parents
+    assert first_parents[0] == merged
+
+
+def test_log_filters_the_stand_in_lacks_are_refused_not_ignored(api: Api) -> None:
+    refused = _log(api, objects="f")
+
+    assert refused == Answer(501, {"message": "the stand-in does not filter the commit log by ['objects']"})
