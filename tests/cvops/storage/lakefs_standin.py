@@ -197,8 +197,7 @@ class LakeFSStandIn:
 
     def count_requests(self, method: str, path_suffix: str) -> int:
         """How many `method` requests hit a path ending with `path_suffix` (e.g. "/objects" for uploads)."""
-        with self._lock:
-            return sum(1 for r in self.requests if r.method == method and r.path.endswith(path_suffix))
+        return len(self.requests_to(method, re.escape(path_suffix) + "$"))
 
     def inject_fault(
         self, method: str, path_pattern: str, kind: str, times: int = 1, stall_s: float = 30.0
