@@ -43,6 +43,7 @@ class ReviewQueueRef(BaseModel, frozen=True):
     accepted: ArtifactRef | None
     num_tasks: int
     model_version: str | None
+    round_id: str | None = None
 
 
 class ReportRef(BaseModel, frozen=True):

@@ -27,7 +27,7 @@ CHAMPION_EXPORT_ALIAS = "champion_export"
 
 INGEST_JOB = "ingest_job"
 LIFECYCLE_JOB = "lifecycle_job"
-CONTINUOUS_TRAINING_JOB = "continuous_training_job"
+DRIFT_INTAKE_JOB = "drift_intake_job"
 DRIFT_JOB = "drift_job"
 RETRAIN_JOB = "retrain_job"
 

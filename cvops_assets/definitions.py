@@ -1,9 +1,7 @@
 """The one `Definitions` of CVOps: every asset, check, job, sensor and resource.
 
 The resource set is chosen when the code location loads (not at import): `CVOPS_DEPLOYMENT=local` (default,
-embedded version store) or `lakefs` (credentials from `LAKEFS_*` environment variables). `CVOPS_REVIEWER_TRUTH`
-names a folder of ground-truth CSVs that answer review queues at once, as the demo does; without it the queue
-waits for Label Studio exports.
+embedded version store) or `lakefs` (credentials from `LAKEFS_*` environment variables).
 """
 
 import os
@@ -24,7 +22,7 @@ from resources.artifact_resource import ArtifactStoreResource
 from resources.deployment import DeploymentResource
 from resources.drift_policy import DriftPolicyResource
 from resources.io_manager import JsonRefIOManager
-from resources.labelling import GroundTruthReviewer, LabellingResource, ReviewerResource, ReviewToolResource
+from resources.labelling import LabellingResource, ReviewToolResource
 from resources.landing import LandingResource
 from resources.version_store import (
     LakeFSVersionStoreResource,
@@ -34,7 +32,6 @@ from resources.version_store import (
 from sensors import all_sensors
 
 DEPLOYMENT_ENV = "CVOPS_DEPLOYMENT"
-REVIEWER_TRUTH_ENV = "CVOPS_REVIEWER_TRUTH"
 GROUPS = {
     INGEST_GROUP: ingest,
     DATASET_GROUP: dataset,
@@ -58,9 +55,7 @@ def version_store_for(deployment_name: str) -> VersionStoreResource:
     raise ValueError(f"{DEPLOYMENT_ENV}={deployment_name!r} is unknown; use 'local' or 'lakefs'.")
 
 
-def build_resources(
-    deployment_name: str = "local", reviewer: ReviewerResource | None = None, **overrides: Any
-) -> dict[str, Any]:
+def build_resources(deployment_name: str = "local", **overrides: Any) -> dict[str, Any]:
     """The resource set of a deployment; `overrides` replace single resources (tests, the demo)."""
     return {
         "io_manager": JsonRefIOManager(),
@@ -68,7 +63,6 @@ def build_resources(
         "artifact_store": ArtifactStoreResource(),
         "landing": LandingResource(),
         "labelling": LabellingResource(),
-        "reviewer": reviewer or ReviewerResource(),
         "review_tool": ReviewToolResource(),
         "drift_policy": DriftPolicyResource(),
         "deployment": DeploymentResource(),
@@ -90,6 +84,4 @@ def build_definitions(resources: dict[str, Any]) -> dg.Definitions:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    truth = os.environ.get(REVIEWER_TRUTH_ENV)
-    reviewer = GroundTruthReviewer(ground_truth_dir=truth) if truth else None
-    return build_definitions(build_resources(os.environ.get(DEPLOYMENT_ENV, "local"), reviewer=reviewer))
+    return build_definitions(build_resources(os.environ.get(DEPLOYMENT_ENV, "local")))

@@ -2,9 +2,11 @@
 
 Generate inspection images; ingest, snapshot, label, train, validate, export; a second ingest shows the
 incremental diff; a clean production window (the drift sensor skips, and says why); a drifted window (blur and
-darker lighting); drift detected; the drift sensor requests continuous training; that run labels the window
-through the review queue (the generator's ground truth plays the reviewer), retrains, blesses and exports a new
-champion. Sensors are evaluated against the instance exactly as the daemon would, and their runs executed.
+darker lighting); drift detected; the drift sensor requests the window's intake, which ingests it and writes a
+review round pre-labelled by the champion, without retraining; a reviewer (the generator's ground truth plays
+one) answers the round afterwards; the reviews sensor sees the answers and requests the retrain, which blesses
+and exports a new champion. Sensors are evaluated against the instance exactly as the daemon would, and their
+runs executed.
 """
 
 import argparse
@@ -23,28 +25,33 @@ import numpy as np
 from cvops.datagen import (
     DEMO_DRIFT,
     SURFACE_FLIPS,
+    GroundTruthOracle,
     apply_corruption,
     encode_png,
     generate_arrays,
+    load_ground_truth,
     write_dataset,
 )
 from cvops.io_utils import atomic_write_text
 from cvops_assets.constants import (
     CHAMPION_EXPORT_ALIAS,
-    CONTINUOUS_TRAINING_JOB,
+    DRIFT_INTAKE_JOB,
     DRIFT_JOB,
     DRIFT_PROFILE,
     INGEST_JOB,
+    LABEL_REVIEW_QUEUE,
     LIFECYCLE_JOB,
     PRODUCTION_WINDOWS,
+    RETRAIN_JOB,
 )
-from cvops_assets.definitions import REVIEWER_TRUTH_ENV, build_definitions, build_resources
+from cvops_assets.definitions import build_definitions, build_resources
 from cvops_assets.instance import prepare_dagster_home
 from resources.artifact_resource import ArtifactStoreResource
-from resources.labelling import GroundTruthReviewer, LabellingResource
+from resources.labelling import LabellingResource
 from resources.landing import LANDING_ENV, PRODUCTION_ENV
 from sensors.drift import DRIFT_SENSOR, PRODUCTION_WINDOW_SENSOR
 from sensors.new_images import NEW_IMAGES_SENSOR
+from sensors.reviews import REVIEWS_SENSOR
 
 CLEAN_WINDOW = "2026-01-01T08-clean"
 DRIFTED_WINDOW = "2026-01-01T09-drifted"
@@ -108,10 +115,8 @@ def run_demo(root: Path, config: DemoConfig, echo: Callable[[str], None] = print
     say = Narrator(echo)
     paths = _prepare_environment(root)
     result = DemoResult(root=root)
-    resources = build_resources(
-        reviewer=GroundTruthReviewer(ground_truth_dir=str(paths["truth"])),
-        labelling=LabellingResource(review_budget=100_000),
-    )
+    labelling = LabellingResource(review_budget=100_000)
+    resources = build_resources(labelling=labelling)
     defs = build_definitions(resources)
     instance = dg.DagsterInstance.get()
     artifacts = ArtifactStoreResource().store()
@@ -177,20 +182,34 @@ def run_demo(root: Path, config: DemoConfig, echo: Callable[[str], None] = print
             f"(score {profile['drift_score']:.3f}; drifted features: {', '.join(profile['drifted_features']) or 'none'})"
         )
         for request in _run_sensor(defs, instance, DRIFT_SENSOR, resources, result):
-            say(f"drift_sensor requests {CONTINUOUS_TRAINING_JOB} (run key {request.run_key})")
-            run_config = _merge_training_config(request.run_config, config)
             run = _execute(
-                defs, instance, CONTINUOUS_TRAINING_JOB, run_config, tags=_sensor_tags(request, DRIFT_SENSOR)
+                defs, instance, DRIFT_INTAKE_JOB, request.run_config, tags=_sensor_tags(request, DRIFT_SENSOR)
             )
-            result.runs["continuous_training"] = run.run_id
-            result.retrains += 1
-            result.champion_versions.append(_champion_version(artifacts))
-            report = _latest_metadata(instance, "validation_report")
+            queue = _latest_metadata(instance, LABEL_REVIEW_QUEUE)
             say(
-                f"continuous training run {run.run_id[:8]}: {_latest_metadata(instance, 'label_review_queue')['queue_size']} "
-                f"images pre-labelled and reviewed; challenger accuracy {report['accuracy']:.3f} vs champion "
-                f"{report['champion_accuracy']:.3f}: {report['blessing_reason']}"
+                f"drift_sensor requested {DRIFT_INTAKE_JOB} {run.run_id[:8]}: window ingested, review round "
+                f"{queue['round_id']} of {queue['queue_size']} images pre-labelled by the champion; no retrain yet"
             )
+            answered = _review_round(labelling, paths["truth"], queue["round_id"])
+            say(
+                f"a reviewer answers round {queue['round_id']} ({answered} tasks) into {labelling.reviews_dir()}"
+            )
+            for retrain in _run_sensor(defs, instance, REVIEWS_SENSOR, resources, result):
+                run = _execute(
+                    defs,
+                    instance,
+                    RETRAIN_JOB,
+                    _merge_training_config(retrain.run_config, config),
+                    tags=_sensor_tags(retrain, REVIEWS_SENSOR),
+                )
+                result.runs["retrain"] = run.run_id
+                result.retrains += 1
+                result.champion_versions.append(_champion_version(artifacts))
+                report = _latest_metadata(instance, "validation_report")
+                say(
+                    f"reviews_sensor requested {RETRAIN_JOB} {run.run_id[:8]} for {retrain.tags}: challenger accuracy "
+                    f"{report['accuracy']:.3f} vs champion {report['champion_accuracy']:.3f}: {report['blessing_reason']}"
+                )
         if not result.retrains:
             say(f"drift_sensor skipped: {result.sensor_messages[-1]}")
 
@@ -215,7 +234,6 @@ def _prepare_environment(root: Path) -> dict[str, Path]:
         "CVOPS_HOME": str(paths["cvops_home"]),
         LANDING_ENV: str(paths["landing"]),
         PRODUCTION_ENV: str(paths["production"]),
-        REVIEWER_TRUTH_ENV: str(paths["truth"]),
     }
     os.environ.update(env)
     prepare_dagster_home(paths["dagster_home"])
@@ -296,6 +314,18 @@ def _write_window(paths: dict[str, Path], window: str, config: DemoConfig, corru
     atomic_write_text(paths["truth"] / f"{window}.csv", "\n".join(rows) + "\n")
 
 
+def _review_round(labelling: LabellingResource, truth_dir: Path, round_id: str) -> int:
+    """The person in the loop, played by the generator's ground truth: answers a round's tasks, as a Label Studio
+    export dropped into the reviews folder."""
+    truth: dict[str, str] = {}
+    for csv_path in sorted(truth_dir.glob("*.csv")):
+        truth.update(load_ground_truth(csv_path))
+    rounds = labelling.rounds()
+    review_round = next(r for r in rounds.all() if r.round_id == round_id)
+    export = labelling.reviews_dir() / f"{round_id}.export.json"
+    return GroundTruthOracle(truth).answer_file(rounds.tasks_path(review_round), export)
+
+
 def _drift(pixels: np.ndarray, seed: int) -> np.ndarray:
     for corruption in DEMO_DRIFT:
         pixels = apply_corruption(pixels, corruption, seed=seed)
@@ -335,7 +365,8 @@ def _print_summary(result: DemoResult, echo: Callable[[str], None]) -> None:
         echo(f"| {window} | {result.drift_status[window]} | {score:.3f} |")
     echo("")
     echo(
-        f"retraining runs triggered by drift: {result.retrains}; champions: {' -> '.join(result.champion_versions)}"
+        f"retrains started by reviews of drifted images: {result.retrains}; champions: "
+        f"{' -> '.join(result.champion_versions)}"
     )
     echo("| champion accuracy | clean test images | drifted test images |")
     echo("|---|---:|---:|")
@@ -349,7 +380,10 @@ def _print_summary(result: DemoResult, echo: Callable[[str], None]) -> None:
     echo(
         f"  quarantined files and their reasons: {result.root / 'cvops_home' / 'ingest' / 'quarantine' / 'manifest.jsonl'}"
     )
-    echo(f"  review queue (Label Studio tasks): {result.root / 'cvops_home' / 'labelling' / 'queue'}")
+    echo(
+        f"  review rounds (Label Studio tasks, rounds.json): {result.root / 'cvops_home' / 'labelling' / 'queue'}; "
+        f"their images: {result.root / 'cvops_home' / 'labelling' / 'files'}"
+    )
     echo(f"Open the same instance in the Dagster UI: make dev DEMO={result.root}")
     echo(
         "  (runs, lineage raw_images -> edge_export, asset checks, metadata; the daemon then runs the sensors)"

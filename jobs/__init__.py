@@ -3,14 +3,15 @@
 import dagster as dg
 
 from cvops_assets.constants import (
-    CONTINUOUS_TRAINING_JOB,
     DATASET_GROUP,
     DATASET_SNAPSHOT,
+    DRIFT_INTAKE_JOB,
     DRIFT_JOB,
     DRIFT_PROFILE,
     EDGE_EXPORT,
     INGEST_GROUP,
     INGEST_JOB,
+    LABEL_REVIEW_QUEUE,
     LABELS,
     LIFECYCLE_CONCURRENCY_TAG,
     LIFECYCLE_JOB,
@@ -41,12 +42,14 @@ lifecycle_job = dg.define_asset_job(
     description="The whole lifecycle: ingest, snapshot, labels, training, validation and blessing, edge export "
     "and the drift reference.",
 )
-continuous_training_job = dg.define_asset_job(
-    CONTINUOUS_TRAINING_JOB,
+drift_intake_job = dg.define_asset_job(
+    DRIFT_INTAKE_JOB,
     tags=LIFECYCLE_RUN_TAGS,
-    selection=LIFECYCLE,
-    description="Started by drift_sensor: ingest the drifted production window, pre-label it for review, retrain, "
-    "validate against the champion on a test split that includes the new images, export if blessed.",
+    selection=dg.AssetSelection.groups(INGEST_GROUP)
+    | dg.AssetSelection.assets(DATASET_SNAPSHOT, LABEL_REVIEW_QUEUE),
+    description="Started by drift_sensor: ingest the drifted production window and queue its most uncertain images "
+    "for review, pre-labelled by the champion. It does not retrain: reviews_sensor starts retrain_job once "
+    "reviewed labels arrive.",
 )
 drift_job = dg.define_asset_job(
     DRIFT_JOB,
@@ -56,13 +59,14 @@ drift_job = dg.define_asset_job(
 retrain_job = dg.define_asset_job(
     RETRAIN_JOB,
     tags=LIFECYCLE_RUN_TAGS,
-    selection=dg.AssetSelection.assets(LABELS)
+    selection=dg.AssetSelection.assets(LABEL_REVIEW_QUEUE, LABELS)
     | dg.AssetSelection.groups(TRAINING_GROUP)
-    | dg.AssetSelection.assets(EDGE_EXPORT),
-    description="Retrain once reviewed labels have arrived: labels, training, validation and blessing, edge export; "
-    "it never re-ingests, so it runs only on new labels.",
+    | dg.AssetSelection.assets(EDGE_EXPORT, REFERENCE_PROFILE),
+    description="Started by reviews_sensor once reviewed labels have arrived: the next review round of images still "
+    "unlabelled, then labels, training, validation and blessing, edge export and, for a new champion, its drift "
+    "reference. It never re-ingests.",
 )
 
 
 def all_jobs() -> list:
-    return [ingest_job, lifecycle_job, continuous_training_job, drift_job, retrain_job]
+    return [ingest_job, lifecycle_job, drift_intake_job, drift_job, retrain_job]

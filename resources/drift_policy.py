@@ -21,10 +21,13 @@ class DriftPolicyResource(dg.ConfigurableResource):
     min_window_size: int = Field(
         default=50, description="Smaller windows are reported too small, never drift."
     )
-    cooldown_minutes: float = Field(default=60.0, description="Least time between two retraining requests.")
+    cooldown_minutes: float = Field(
+        default=60.0, description="Least time between two drift intakes (each queues a review round)."
+    )
     monitored_features: list[str] | None = Field(default=None, description="Features to test; None: all.")
     retrain_mode: Literal["retrain", "fine_tune"] = Field(
-        default="retrain", description="Continuous training retrains from scratch or fine-tunes the champion."
+        default="retrain",
+        description="A retrain started by reviews_sensor trains from scratch or fine-tunes the champion.",
     )
 
     def policy(self) -> DriftPolicy:

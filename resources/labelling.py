@@ -6,7 +6,7 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
-from cvops.labels.rounds import ReviewRound
+from cvops.labels.rounds import ReviewRound, ReviewRounds
 from cvops.paths import cvops_home
 
 LabelFormat = Literal["imagefolder", "csv", "coco", "label_studio"]
@@ -29,6 +29,11 @@ class LabellingResource(dg.ConfigurableResource):
     labelling_dir: str | None = Field(
         default=None, description="Review queue and reviewed exports; default $CVOPS_HOME/labelling."
     )
+    document_root: str | None = Field(
+        default=None,
+        description="Where each round's images are copied for Label Studio's local-files storage to serve; start "
+        "Label Studio with LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT set to it. Default <labelling_dir>/files.",
+    )
     review_budget: int = Field(
         default=200, description="Most uncertain images sent to human review per round."
     )
@@ -38,6 +43,11 @@ class LabellingResource(dg.ConfigurableResource):
     auto_accept_threshold: float | None = Field(
         default=None,
         description="Pre-labels at least this confident are accepted without review (None: never).",
+    )
+    min_new_labels: int = Field(
+        default=100,
+        description="reviews_sensor retrains once this many new reviewed labels have arrived, or sooner when a "
+        "round is fully answered.",
     )
 
     def root(self) -> Path:
@@ -50,37 +60,16 @@ class LabellingResource(dg.ConfigurableResource):
         """Drop Label Studio exports of the review queue here; the labels asset imports every one."""
         return self.root() / "reviews"
 
-
-class ReviewerResource(dg.ConfigurableResource):
-    """Who answers a review queue. Real reviewers work in Label Studio, so by default nothing happens now."""
-
-    def answer(self, tasks_path: Path, reviews_dir: Path) -> int:
-        """Answer the tasks right away if this reviewer can; return how many were answered."""
-        return 0
-
-
-class GroundTruthReviewer(ReviewerResource):
-    """The demo's reviewer: answers from generator ground-truth CSVs (`path,label`) in `ground_truth_dir`."""
-
-    ground_truth_dir: str = Field(
-        description="Folder of ground_truth CSVs whose paths are dataset keys + suffix."
-    )
-
-    def answer(self, tasks_path: Path, reviews_dir: Path) -> int:
-        from cvops.datagen import GroundTruthOracle, load_ground_truth
-
-        truth: dict[str, str] = {}
-        for csv_path in sorted(Path(self.ground_truth_dir).glob("*.csv")):
-            truth.update(load_ground_truth(csv_path))
-        export_path = reviews_dir / f"{tasks_path.stem}.export.json"
-        return GroundTruthOracle(truth).answer_file(tasks_path, export_path)
+    def rounds(self) -> ReviewRounds:
+        document_root = Path(self.document_root) if self.document_root else self.root() / "files"
+        return ReviewRounds(self.queue_dir(), document_root)
 
 
 class ReviewToolResource(dg.ConfigurableResource):
     """Where people review the queue. This default is file-based: a round's tasks file is imported into a
     labelling tool by hand, and its exports are dropped into the reviews folder; nothing is pushed or pulled."""
 
-    def publish_round(self, review_round: ReviewRound) -> str | None:
+    def publish_round(self, review_round: ReviewRound, rounds: ReviewRounds) -> str | None:
         """Offer a newly written round to reviewers; return where they review it (a URL), or None."""
         return None
 

@@ -1,4 +1,4 @@
-"""Sensors of the monitoring loop: new production windows get a drift profile; drift starts retraining."""
+"""Sensors of the monitoring loop: new production windows get a drift profile; a drifted window is taken in for review."""
 
 import json
 from datetime import UTC, datetime
@@ -8,10 +8,10 @@ import dagster as dg
 from cvops.drift.policy import DRIFT_SCORE_KEY, DRIFT_STATUS_KEY, SCORE_THRESHOLD_KEY, WINDOW_SIZE_KEY
 from cvops.drift.window_scan import DEFAULT_RETENTION_DAYS, WindowState, scan_windows
 from cvops_assets.constants import (
+    DRIFT_EPISODE_TAG,
     DRIFT_PROFILE,
     PRODUCTION_WINDOWS,
     RAW_IMAGES,
-    TRAINED_MODEL,
     TRIGGER_PROFILE_TAG,
     TRIGGER_SCORE_TAG,
     TRIGGER_WINDOW_TAG,
@@ -82,8 +82,9 @@ def build_drift_sensor(job_name: str) -> dg.SensorDefinition:
         job_name=job_name,
         minimum_interval_seconds=sensor_interval(60),
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Reads the drift score of new drift_profile materializations and requests continuous "
-        "training for a drifted window, at most once per profile and once per cooldown.",
+        description="Reads the drift score of new drift_profile materializations and requests the intake of a "
+        "drifted window (ingest, then a review round), at most one per cooldown; drifted windows held back wait "
+        "in the cursor for a later tick.",
     )
     def drift_sensor(
         context: dg.SensorEvaluationContext, drift_policy: DriftPolicyResource
@@ -94,33 +95,27 @@ def build_drift_sensor(job_name: str) -> dg.SensorDefinition:
             limit=MAX_PROFILES_PER_TICK,
             ascending=True,
         ).records
-        if not records:
+        deferred = cursor.get("deferred", [])
+        if not records and not deferred:
             since = f"since storage id {cursor['after']}" if cursor.get("after") else "yet"
             return dg.SensorResult(skip_reason=dg.SkipReason(f"no new drift profiles {since}"))
-        policy = drift_policy.policy()
+        verdicts = [_verdict(record) for record in records]
+        reasons = [_not_drifted(v) for v in verdicts if v["status"] != "drift"]
+        drifted = deferred + [v for v in verdicts if v["status"] == "drift"]
         last = cursor.get("last_triggered_at")
         last_triggered = datetime.fromisoformat(last) if last else None
         now = datetime.now(UTC)
-        reasons, requests = [], []
-        for record in records:
-            verdict = _verdict(record)
-            if verdict["status"] != "drift":
-                reasons.append(_not_drifted(verdict))
-            elif requests:
-                reasons.append(
-                    f"window {verdict['window']} drifted; a retrain was already requested this tick"
-                )
-            elif policy.cooldown_active(last_triggered, now):
-                reasons.append(
-                    f"window {verdict['window']} drifted (score {verdict['score']:.3f}) but the last retrain was "
-                    f"requested at {last_triggered:%Y-%m-%d %H:%M} UTC, inside the {policy.cooldown_minutes:g} min cooldown"
-                )
-            else:
-                requests.append(_retrain_request(record, verdict, drift_policy.retrain_mode))
-                last_triggered = now
+        requests = []
+        if drifted and drift_policy.policy().cooldown_active(last_triggered, now):
+            reasons += [_held_back(v, last_triggered, drift_policy.cooldown_minutes) for v in drifted]
+        elif drifted:
+            requests.append(_intake_request(drifted[0]))
+            reasons += [f"window {v['window']} drifted; it waits for the next cooldown" for v in drifted[1:]]
+            drifted, last_triggered = drifted[1:], now
         new_cursor = {
-            "after": records[-1].storage_id,
+            "after": records[-1].storage_id if records else cursor.get("after"),
             "last_triggered_at": last_triggered.isoformat() if last_triggered else None,
+            "deferred": drifted,
         }
         return dg.SensorResult(
             run_requests=requests,
@@ -150,19 +145,27 @@ def _not_drifted(verdict: dict) -> str:
     return f"window {verdict['window']}: no drift (score {verdict['score']:.3f} < threshold {verdict['threshold']:.3f})"
 
 
-def _retrain_request(record: dg.EventLogRecord, verdict: dict, retrain_mode: str) -> dg.RunRequest:
+def _held_back(verdict: dict, last_triggered: datetime, cooldown_minutes: float) -> str:
+    return (
+        f"window {verdict['window']} drifted (score {verdict['score']:.3f}) but the last intake was requested at "
+        f"{last_triggered:%Y-%m-%d %H:%M} UTC, inside the {cooldown_minutes:g} min cooldown; it waits"
+    )
+
+
+def drift_episode(verdict: dict) -> str:
+    """A drift episode is named by its window and the drift_profile event that opened it."""
+    return f"{verdict['window']}@{verdict['storage_id']}"
+
+
+def _intake_request(verdict: dict) -> dg.RunRequest:
     window = verdict["window"]
     return dg.RunRequest(
-        run_key=f"drift-{window}-{record.storage_id}",
-        run_config={
-            "ops": {
-                RAW_IMAGES: {"config": {"production_window": window}},
-                TRAINED_MODEL: {"config": {"fine_tune_from_champion": retrain_mode == "fine_tune"}},
-            }
-        },
+        run_key=f"drift-{window}-{verdict['storage_id']}",
+        run_config={"ops": {RAW_IMAGES: {"config": {"production_window": window}}}},
         tags={
-            TRIGGER_PROFILE_TAG: str(record.storage_id),
+            TRIGGER_PROFILE_TAG: str(verdict["storage_id"]),
             TRIGGER_WINDOW_TAG: window,
             TRIGGER_SCORE_TAG: f"{verdict['score']:.4f}",
+            DRIFT_EPISODE_TAG: drift_episode(verdict),
         },
     )

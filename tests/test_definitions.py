@@ -57,7 +57,7 @@ def test_definitions_load(definitions: dg.Definitions) -> None:
 
 
 @pytest.mark.parametrize(
-    "job_name", [c.INGEST_JOB, c.LIFECYCLE_JOB, c.CONTINUOUS_TRAINING_JOB, c.DRIFT_JOB, c.RETRAIN_JOB]
+    "job_name", [c.INGEST_JOB, c.LIFECYCLE_JOB, c.DRIFT_INTAKE_JOB, c.DRIFT_JOB, c.RETRAIN_JOB]
 )
 def test_every_job_resolves_with_a_description(definitions: dg.Definitions, job_name: str) -> None:
     job = definitions.resolve_job_def(job_name)
@@ -83,10 +83,17 @@ def test_jobs_select_the_lifecycle_and_the_drift_assets(definitions: dg.Definiti
         c.REFERENCE_PROFILE,
     }
     assert selected(c.LIFECYCLE_JOB) == lifecycle
-    assert selected(c.CONTINUOUS_TRAINING_JOB) == lifecycle
+    assert selected(c.DRIFT_INTAKE_JOB) == {c.RAW_IMAGES, c.DATASET_SNAPSHOT, c.LABEL_REVIEW_QUEUE}
     assert selected(c.INGEST_JOB) == {c.RAW_IMAGES, c.DATASET_SNAPSHOT}
     assert selected(c.DRIFT_JOB) == {c.PRODUCTION_IMAGES, c.DRIFT_PROFILE}
-    assert selected(c.RETRAIN_JOB) == {c.LABELS, c.TRAINED_MODEL, c.VALIDATION_REPORT, c.EDGE_EXPORT}
+    assert selected(c.RETRAIN_JOB) == {
+        c.LABEL_REVIEW_QUEUE,
+        c.LABELS,
+        c.TRAINED_MODEL,
+        c.VALIDATION_REPORT,
+        c.EDGE_EXPORT,
+        c.REFERENCE_PROFILE,
+    }
     assert definitions.resolve_job_def(c.DRIFT_JOB).partitions_def.name == c.PRODUCTION_WINDOWS
 
 
@@ -94,7 +101,8 @@ def test_sensors_resolve_and_target_their_jobs(definitions: dg.Definitions) -> N
     targets = {
         "new_images_sensor": c.INGEST_JOB,
         "production_window_sensor": c.DRIFT_JOB,
-        "drift_sensor": c.CONTINUOUS_TRAINING_JOB,
+        "drift_sensor": c.DRIFT_INTAKE_JOB,
+        "reviews_sensor": c.RETRAIN_JOB,
     }
     for sensor_name, job_name in targets.items():
         sensor = definitions.resolve_sensor_def(sensor_name)

@@ -190,13 +190,15 @@ def review_tasks(
     result: PrelabelResult,
     *,
     image_url: Callable[[str], str] = default_image_url,
+    first_task_id: int = 1,
     from_name: str = FROM_NAME,
     to_name: str = TO_NAME,
 ) -> list[dict[str, Any]]:
-    """Label Studio tasks for the review queue, most uncertain first, each with its prediction attached."""
+    """Label Studio tasks for the review queue, most uncertain first, each with its prediction attached; ids run
+    from `first_task_id` in review order."""
     return [
         {
-            "id": int(row.review_rank),
+            "id": first_task_id + int(row.review_rank) - 1,
             "data": {"image": image_url(row.image_key), "image_key": row.image_key},
             "meta": {"uncertainty": round(float(row.uncertainty), 6), "uncertainty_method": result.method},
             "predictions": [
@@ -239,10 +241,14 @@ class ReviewQueueFiles:
 
 
 def write_review_queue(
-    result: PrelabelResult, tasks_path: Path, *, image_url: Callable[[str], str] = default_image_url
+    result: PrelabelResult,
+    tasks_path: Path,
+    *,
+    image_url: Callable[[str], str] = default_image_url,
+    first_task_id: int = 1,
 ) -> ReviewQueueFiles:
     """Write the tasks file (JSON list) and, beside it, `<stem>.label_config.xml`; both atomically."""
-    tasks = review_tasks(result, image_url=image_url)
+    tasks = review_tasks(result, image_url=image_url, first_task_id=first_task_id)
     config_path = tasks_path.with_name(tasks_path.stem + LABEL_CONFIG_SUFFIX)
     atomic_write_text(tasks_path, json.dumps(tasks, indent=2, ensure_ascii=False))
     atomic_write_text(config_path, labeling_config_xml(result.classes))

@@ -33,11 +33,18 @@ from cvops.labels.table import LABEL_COLUMNS
 from cvops.refs import LabelsRef, ReviewQueueRef, SnapshotRef
 from cvops.storage import VersionStore
 from cvops.viz import Table, png_data_uri_markdown, thumbnail_grid_png
-from cvops_assets.constants import CHAMPION_EXPORT_ALIAS, LABEL_REVIEW_QUEUE, LABELS, META_NUM_IMAGES, OWNER
+from cvops_assets.constants import (
+    CHAMPION_EXPORT_ALIAS,
+    DRIFT_EPISODE_TAG,
+    LABEL_REVIEW_QUEUE,
+    LABELS,
+    META_NUM_IMAGES,
+    OWNER,
+)
 from cvops_assets.metadata import table_value
 from cvops_assets.types import ref_type
 from resources.artifact_resource import ArtifactStoreResource
-from resources.labelling import LabellingResource, ReviewerResource
+from resources.labelling import LabellingResource, ReviewToolResource
 from resources.version_store import VersionStoreResource
 
 THUMBNAILS = 24
@@ -76,8 +83,9 @@ def _known_labels(store: VersionStore, commit: str, labelling: LabellingResource
     kinds={"python", "labelstudio"},
     owners=[OWNER],
     code_version=CODE_VERSION,
-    description="Unlabelled images pre-labelled by the champion; the most uncertain go to a Label Studio "
-    "tasks file with the predictions attached, confident ones may be accepted.",
+    description="Unlabelled images pre-labelled by the champion; the most uncertain form a new review round (Label "
+    "Studio tasks with the predictions attached, and the images for its local-files storage); confident ones may "
+    "be accepted. Images already waiting in an earlier round are not queued again.",
 )
 def label_review_queue(
     context: dg.AssetExecutionContext,
@@ -85,26 +93,36 @@ def label_review_queue(
     version_store: VersionStoreResource,
     artifact_store: ArtifactStoreResource,
     labelling: LabellingResource,
-    reviewer: ReviewerResource,
+    review_tool: ReviewToolResource,
 ) -> dg.MaterializeResult:
     store = version_store.store()
     commit = dataset_snapshot.commit
     known = _known_labels(store, commit, labelling)
     images, previous = known.images, known.previous
     labelled = [known.base.table, known.reviewed] + ([previous] if previous is not None else [])
-    waiting = unlabelled_keys(images, *labelled)
+    rounds = labelling.rounds()
+    unlabelled = unlabelled_keys(images, *labelled)
+    pending = rounds.pending_keys(unlabelled)
+    waiting = [key for key in unlabelled if key not in pending]
     champion = artifact_store.store().get_alias(CHAMPION_EXPORT_ALIAS)
-    metadata: dict[str, dg.MetadataValue] = {"num_unlabelled": dg.MetadataValue.int(len(waiting))}
+    metadata: dict[str, dg.MetadataValue] = {
+        "num_unlabelled": dg.MetadataValue.int(len(waiting) + len(pending)),
+        "num_waiting_in_open_rounds": dg.MetadataValue.int(len(pending)),
+    }
     if not waiting or champion is None:
-        reason = "every image is labelled" if not waiting else "no champion model yet to pre-label with"
-        context.log.info(f"review queue empty: {reason}")
+        reason = (
+            "no unlabelled image outside an open round"
+            if not waiting
+            else "no champion model yet to pre-label with"
+        )
+        context.log.info(f"no new review round: {reason}")
         metadata["queue_status"] = dg.MetadataValue.text(reason)
         ref = ReviewQueueRef(
             snapshot_commit=commit, tasks=None, accepted=None, num_tasks=0, model_version=None
         )
         return dg.MaterializeResult(value=ref, metadata=metadata)
     from cvops.export.predictor import Predictor
-    from cvops.labels.active import local_files_url, prelabel, write_review_queue
+    from cvops.labels.active import prelabel
 
     predictor = Predictor.from_onnx(artifact_store.store().path_of(champion.ref))
     paths = images.set_index("image_key").loc[waiting, "path"].tolist()
@@ -119,33 +137,45 @@ def label_review_queue(
         method=labelling.uncertainty,
         auto_accept_threshold=labelling.auto_accept_threshold,
     )
-    stored = dict(zip(waiting, paths, strict=True))
-    queue = write_review_queue(
+    review_round = rounds.write(
         result,
-        labelling.queue_dir() / f"queue-{commit[:12]}.json",
-        image_url=lambda key: local_files_url(stored[key]),
+        dict(zip(waiting, paths, strict=True)),
+        lambda path: store.read(commit, path),
+        snapshot_commit=commit,
+        episode=context.run.tags.get(DRIFT_EPISODE_TAG),
     )
-    answered = reviewer.answer(queue.tasks_path, labelling.reviews_dir())
+    review_url = review_tool.publish_round(review_round, rounds)
     accepted = result.accepted_labels()
+    tasks_path = rounds.tasks_path(review_round)
     ref = ReviewQueueRef(
         snapshot_commit=commit,
-        tasks=artifact_store.store().put_file(queue.tasks_path),
+        tasks=artifact_store.store().put_file(tasks_path),
         accepted=artifact_store.store().put_bytes(accepted.to_csv(index=False).encode(), ".csv")
         if len(accepted)
         else None,
-        num_tasks=queue.num_tasks,
+        num_tasks=review_round.num_tasks,
         model_version=predictor.model_version,
+        round_id=review_round.round_id,
     )
     first = [pixels[waiting.index(key)] for key in result.review["image_key"][:THUMBNAILS]]
     metadata |= {
-        "queue_size": dg.MetadataValue.int(queue.num_tasks),
-        "num_answered_now": dg.MetadataValue.int(answered),
-        "tasks_file": dg.MetadataValue.path(str(queue.tasks_path)),
-        "label_config_file": dg.MetadataValue.path(str(queue.label_config_path)),
+        "round_id": dg.MetadataValue.text(review_round.round_id),
+        "queue_size": dg.MetadataValue.int(review_round.num_tasks),
+        "task_ids": dg.MetadataValue.text(
+            f"{review_round.first_task_id}-{review_round.first_task_id + review_round.num_tasks - 1}"
+        ),
+        "tasks_file": dg.MetadataValue.path(str(tasks_path)),
+        "label_config_file": dg.MetadataValue.path(str(rounds.queue_dir / review_round.label_config_file)),
+        "images_dir": dg.MetadataValue.path(str(rounds.images_dir(review_round))),
+        "document_root": dg.MetadataValue.path(str(rounds.document_root)),
         "reviews_inbox": dg.MetadataValue.path(str(labelling.reviews_dir())),
         "model_version": dg.MetadataValue.text(predictor.model_version),
         "decisions": dg.MetadataValue.json(result.counts()),
     }
+    if review_round.episode:
+        metadata["drift_episode"] = dg.MetadataValue.text(review_round.episode)
+    if review_url:
+        metadata["review_url"] = dg.MetadataValue.url(review_url)
     if first:
         metadata["first_items"] = dg.MetadataValue.md(
             png_data_uri_markdown(thumbnail_grid_png(first), "most uncertain images")

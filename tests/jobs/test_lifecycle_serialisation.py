@@ -13,7 +13,7 @@ from cvops_assets.instance import INSTANCE_CONFIG
 from jobs import LIFECYCLE_RUN_TAGS
 from tests.daemon_harness import CODE_MODULE, PROJECT_ROOT, DaemonHarness
 
-LIFECYCLE_JOBS = ("ingest_job", "lifecycle_job", "continuous_training_job")
+LIFECYCLE_JOBS = ("ingest_job", "lifecycle_job", "drift_intake_job", "retrain_job")
 
 
 def test_lifecycle_jobs_carry_the_tag_the_instance_limits_to_one_run() -> None:

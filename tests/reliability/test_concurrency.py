@@ -88,7 +88,7 @@ def _drift_materialization(instance: dg.DagsterInstance, window: str, score: flo
 
 
 def test_two_sensor_evaluations_of_one_profile_request_one_run() -> None:
-    sensor = build_drift_sensor("continuous_training_job")
+    sensor = build_drift_sensor("drift_intake_job")
     resources = {"drift_policy": DriftPolicyResource()}
     with dg.instance_for_test() as instance:
         _drift_materialization(instance, "2026-01-01T10", 0.6)

@@ -1,5 +1,6 @@
 """drift_sensor on a real instance: it reads drift_profile materializations (real ones from drift_job, and
-cheap runless ones for the cooldown cases), requests one retrain per drifted profile, and explains every skip."""
+cheap runless ones for the cooldown cases), requests one intake per drifted profile, keeps the drifted windows it
+holds back for a later tick, and explains every skip."""
 
 import json
 from collections.abc import Iterator
@@ -16,13 +17,13 @@ from cvops.datagen import DEMO_DRIFT, apply_corruption, encode_png, generate_arr
 from cvops.drift.policy import DRIFT_SCORE_KEY, DRIFT_STATUS_KEY, SCORE_THRESHOLD_KEY, WINDOW_SIZE_KEY
 from cvops.refs import ProfileRef
 from cvops_assets.constants import (
-    CONTINUOUS_TRAINING_JOB,
+    DRIFT_EPISODE_TAG,
+    DRIFT_INTAKE_JOB,
     DRIFT_JOB,
     DRIFT_PROFILE,
     PRODUCTION_WINDOWS,
     RAW_IMAGES,
     REFERENCE_PROFILE,
-    TRAINED_MODEL,
     TRIGGER_PROFILE_TAG,
     TRIGGER_SCORE_TAG,
     TRIGGER_WINDOW_TAG,
@@ -38,7 +39,7 @@ IMAGE_SIZE = 24
 REFERENCE_IMAGES = 120
 WINDOW_IMAGES = 60
 THRESHOLD = 0.1
-SENSOR = build_drift_sensor(CONTINUOUS_TRAINING_JOB)
+SENSOR = build_drift_sensor(DRIFT_INTAKE_JOB)
 SENSOR_NAME_TAG = "dagster/sensor_name"
 
 
@@ -128,19 +129,15 @@ def monitoring(tmp_path: Path) -> Iterator[Monitoring]:
         yield Monitoring(instance, resources, build_definitions(resources), tmp_path / "production")
 
 
-def _expected_request(window: str, storage_id: int, score: float, fine_tune: bool = False) -> dict[str, Any]:
+def _expected_request(window: str, storage_id: int, score: float) -> dict[str, Any]:
     return {
         "run_key": f"drift-{window}-{storage_id}",
-        "run_config": {
-            "ops": {
-                RAW_IMAGES: {"config": {"production_window": window}},
-                TRAINED_MODEL: {"config": {"fine_tune_from_champion": fine_tune}},
-            }
-        },
+        "run_config": {"ops": {RAW_IMAGES: {"config": {"production_window": window}}}},
         "tags": {
             TRIGGER_PROFILE_TAG: str(storage_id),
             TRIGGER_WINDOW_TAG: window,
             TRIGGER_SCORE_TAG: f"{score:.4f}",
+            DRIFT_EPISODE_TAG: f"{window}@{storage_id}",
             SENSOR_NAME_TAG: DRIFT_SENSOR,
         },
     }
@@ -150,7 +147,7 @@ def _as_dict(request: dg.RunRequest) -> dict[str, Any]:
     return {"run_key": request.run_key, "run_config": request.run_config, "tags": dict(request.tags)}
 
 
-def test_real_drift_profiles_skip_below_the_threshold_and_request_one_retrain_above(
+def test_real_drift_profiles_skip_below_the_threshold_and_request_one_intake_above(
     monitoring: Monitoring,
 ) -> None:
     monitoring.materialize_reference()
@@ -169,6 +166,7 @@ def test_real_drift_profiles_skip_below_the_threshold_and_request_one_retrain_ab
     assert json.loads(below.cursor) == {
         "after": monitoring.latest_storage_id("clean"),
         "last_triggered_at": None,
+        "deferred": [],
     }
 
     drifted = clean
@@ -182,8 +180,8 @@ def test_real_drift_profiles_skip_below_the_threshold_and_request_one_retrain_ab
     (request,) = above.run_requests
     assert _as_dict(request) == _expected_request("drifted", storage_id, drifted_profile[DRIFT_SCORE_KEY])
     assert above.skip_message is None
-    training_job = monitoring.definitions.resolve_job_def(CONTINUOUS_TRAINING_JOB)
-    assert dg.validate_run_config(training_job, request.run_config)["ops"][RAW_IMAGES]["config"] == {
+    intake_job = monitoring.definitions.resolve_job_def(DRIFT_INTAKE_JOB)
+    assert dg.validate_run_config(intake_job, request.run_config)["ops"][RAW_IMAGES]["config"] == {
         "production_window": "drifted"
     }
 
@@ -192,7 +190,7 @@ def test_real_drift_profiles_skip_below_the_threshold_and_request_one_retrain_ab
     assert again.skip_message == f"no new drift profiles since storage id {storage_id}"
 
 
-def test_a_second_drift_inside_the_cooldown_is_skipped_and_fires_once_the_cooldown_is_zero(
+def test_a_drift_inside_the_cooldown_waits_and_is_requested_once_the_cooldown_is_over(
     monitoring: Monitoring,
 ) -> None:
     first_id = monitoring.report_profile("w1", "drift", 0.5)
@@ -205,17 +203,22 @@ def test_a_second_drift_inside_the_cooldown_is_skipped_and_fires_once_the_cooldo
     cooling = monitoring.tick(first.cursor)
     assert cooling.run_requests == []
     assert cooling.skip_message == (
-        f"window w2 drifted (score 0.600) but the last retrain was requested at {triggered_at:%Y-%m-%d %H:%M} "
-        "UTC, inside the 60 min cooldown"
+        f"window w2 drifted (score 0.600) but the last intake was requested at {triggered_at:%Y-%m-%d %H:%M} "
+        "UTC, inside the 60 min cooldown; it waits"
     )
-    assert json.loads(cooling.cursor) == {"after": second_id, "last_triggered_at": triggered_at.isoformat()}
+    cursor = json.loads(cooling.cursor)
+    assert cursor["after"] == second_id and [v["window"] for v in cursor["deferred"]] == ["w2"]
+    assert monitoring.tick(cooling.cursor).run_requests == []
 
     third_id = monitoring.report_profile("w3", "drift", 0.7)
-    no_cooldown = DriftPolicyResource(score_threshold=THRESHOLD, cooldown_minutes=0, retrain_mode="fine_tune")
+    no_cooldown = DriftPolicyResource(score_threshold=THRESHOLD, cooldown_minutes=0)
     fired = monitoring.tick(cooling.cursor, no_cooldown)
     (request,) = fired.run_requests
-    assert _as_dict(request) == _expected_request("w3", third_id, 0.7, fine_tune=True)
+    assert _as_dict(request) == _expected_request("w2", second_id, 0.6)
+    assert fired.skip_message is None
     assert json.loads(fired.cursor)["after"] == third_id
+    (later,) = monitoring.tick(fired.cursor, no_cooldown).run_requests
+    assert _as_dict(later) == _expected_request("w3", third_id, 0.7)
 
 
 def test_too_small_and_clean_windows_explain_themselves_in_one_skip(monitoring: Monitoring) -> None:
@@ -228,10 +231,13 @@ def test_too_small_and_clean_windows_explain_themselves_in_one_skip(monitoring: 
     )
 
 
-def test_two_drifted_windows_in_one_tick_request_one_retrain(monitoring: Monitoring) -> None:
+def test_two_drifted_windows_in_one_tick_are_taken_in_one_after_the_other(monitoring: Monitoring) -> None:
     first_id = monitoring.report_profile("a", "drift", 0.4)
     second_id = monitoring.report_profile("b", "drift", 0.9)
     tick = monitoring.tick(None)
     (request,) = tick.run_requests
     assert _as_dict(request) == _expected_request("a", first_id, 0.4)
     assert json.loads(tick.cursor)["after"] == second_id
+    no_cooldown = DriftPolicyResource(score_threshold=THRESHOLD, cooldown_minutes=0)
+    (next_request,) = monitoring.tick(tick.cursor, no_cooldown).run_requests
+    assert _as_dict(next_request) == _expected_request("b", second_id, 0.9)
