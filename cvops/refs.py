@@ -67,6 +67,8 @@ class ExportRef(BaseModel, frozen=True):
     manifest: ArtifactRef
     model_card: ArtifactRef
     files: dict[str, ArtifactRef]
+    # False when a parity gate failed: the export stays the latest materialization but must never be served.
+    published: bool = False
 
 
 class WindowRef(BaseModel, frozen=True):

@@ -105,9 +105,20 @@ def build_shadow_report(stats_source: Path) -> ShadowReport:
 
 
 def promotion_decision(
-    blessed: bool, agreement_rate: float | None, num_requests: int, min_agreement: float, min_requests: int
+    blessed: bool,
+    agreement_rate: float | None,
+    num_requests: int,
+    min_agreement: float,
+    min_requests: int,
+    export_published: bool = True,
 ) -> Decision:
-    """Promote only a blessed challenger that agreed with the champion often enough over enough requests."""
+    """Promote only a blessed challenger whose export passed its parity gates and that agreed with the champion
+    often enough over enough requests."""
+    if not export_published:
+        return Decision(
+            promote=False,
+            reason="The challenger's export failed a parity gate and was not published; it is never promoted.",
+        )
     if not blessed:
         return Decision(promote=False, reason="The challenger is not blessed by its validation report.")
     if num_requests < min_requests or agreement_rate is None:

@@ -33,7 +33,7 @@ CALIBRATION_IMAGES = 256
 class EdgeExportConfig(dg.Config):
     opset: int = Field(default=17, description="ONNX opset of the export.")
     parity_tolerance: float = Field(
-        default=1e-4, description="Largest allowed |logit difference| vs PyTorch."
+        default=1e-4, ge=0.0, description="Largest allowed |logit difference| vs PyTorch."
     )
     int8_max_accuracy_drop: float = Field(
         default=0.01, description="INT8 is published only within this drop."
@@ -147,6 +147,9 @@ def edge_export(
             opset=onnx_file.opset,
         )
         files = {entry.name: artifacts.put_file(work / entry.name) for entry in manifest.files}
+        # A missing OpenVINO runtime is reported as a skipped (not passed) check and in the metadata, and does not
+        # withhold the ONNX export: the edge runs ONNX, and OpenVINO can only block an IR it actually checked.
+        gates_pass = parity.passed and (openvino_parity is None or openvino_parity.passed)
         ref = ExportRef(
             model_sha256=trained_model.sha256,
             onnx=files["model.onnx"],
@@ -154,12 +157,10 @@ def edge_export(
             manifest=artifacts.put_bytes(manifest.model_dump_json(indent=1).encode(), ".json"),
             model_card=artifacts.put_bytes(card.encode(), ".md"),
             files=files,
+            published=gates_pass,
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    # A missing OpenVINO runtime is reported as a skipped (not passed) check and in the metadata, and does not
-    # withhold the ONNX export: the edge runs ONNX, and OpenVINO can only block an IR it actually checked.
-    gates_pass = parity.passed and (openvino_parity is None or openvino_parity.passed)
     if gates_pass:
         artifacts.set_alias(
             deployment.publish_alias(),

@@ -49,6 +49,7 @@ def shadow_report(
         challenger.num_requests if challenger else 0,
         deployment.min_shadow_agreement,
         deployment.min_shadow_requests,
+        export_published=edge_export.published,
     )
     artifacts = artifact_store.store()
     served = artifacts.get_alias(CHAMPION_EXPORT_ALIAS)

@@ -28,6 +28,7 @@ EXPORT_MODEL_CONFIG = {
     "image_size": EXPORT_IMAGE_SIZE,
     "batch_size": 32,
     "epochs": 8,
+    "learning_rate": 1e-2,
     "width": 8,
     **SURFACE_FLIPS,
 }

@@ -50,6 +50,7 @@ def test_failed_onnx_parity_keeps_the_previous_export_and_stops_downstream(expor
     assert first_diff > 0.0, "a zero tolerance fails the gate only when ONNX and PyTorch differ at all"
     before = export_run.artifacts.alias_history(CHAMPION_EXPORT_ALIAS)
 
+    assert export_run.export_ref().published
     failed = export_again(export_run, parity_tolerance=0.0)
 
     check = failed.check(ONNX_PARITY)
@@ -62,6 +63,7 @@ def test_failed_onnx_parity_keeps_the_previous_export_and_stops_downstream(expor
         "not published",
     )
     assert failed.artifacts.alias_history(CHAMPION_EXPORT_ALIAS) == before
+    assert not failed.export_ref().published, "shadow_report must be able to tell the rejected export apart"
     assert failed.artifacts.get_alias(CHAMPION_EXPORT_ALIAS).ref == before[-1].ref
     assert before[-1].info["run_id"] != failed.result.run_id
     assert materialized(failed) == {EDGE_EXPORT}

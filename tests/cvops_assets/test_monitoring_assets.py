@@ -125,6 +125,7 @@ def monitoring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitoring]
                             "image_size": IMAGE_SIZE,
                             "batch_size": 32,
                             "epochs": 8,
+                            "learning_rate": 1e-2,
                             "width": 8,
                             **SURFACE_FLIPS,
                         }

@@ -1,6 +1,7 @@
 """shadow_report through Dagster: shadow statistics written by the service's own store, stored upstream refs,
 and both gates (blessing, then enough agreement over enough requests) deciding the champion_export alias."""
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,6 +96,7 @@ def setup(tmp_path: Path, onnx_files: dict[str, Path]) -> Setup:
         manifest=artifacts.put_bytes(b'{"manifest": true}', ".json"),
         model_card=artifacts.put_bytes(b"# card", ".md"),
         files={"model.onnx": challenger},
+        published=True,
     )
     return Setup(tmp_path, artifacts, champion, export)
 
@@ -219,3 +221,16 @@ def test_no_shadow_statistics_yet_is_not_a_promotion(setup: Setup) -> None:
     assert metadata["agreement_rate"] == "no shadow traffic yet"
     assert (metadata["num_requests"], metadata["promoted"]) == (0, False)
     assert metadata["report"] == f"No shadow statistics at {stats} yet."
+
+
+def test_an_export_withheld_by_its_parity_gate_is_never_promoted(setup: Setup) -> None:
+    _record_shadow_traffic(setup.production_root())
+    withheld = dataclasses.replace(setup, export=setup.export.model_copy(update={"published": False}))
+    result = withheld.materialize(blessed=True, min_shadow_agreement=0.5, min_shadow_requests=1)
+    assert [record.ref for record in setup.artifacts.alias_history(CHAMPION_EXPORT_ALIAS)] == [
+        setup.champion_onnx
+    ]
+    check = _check(result)
+    assert not check.passed
+    assert "failed a parity gate" in check.description
+    assert _metadata(result)["promoted"] is False

@@ -80,3 +80,11 @@ def test_promotion_needs_blessing_and_enough_agreement_over_enough_requests(
     decision = promotion_decision(blessed, agreement, requests, min_agreement=0.9, min_requests=100)
     assert decision.promote is promote
     assert reason in decision.reason
+
+
+def test_an_export_that_failed_its_parity_gate_is_never_promoted() -> None:
+    decision = promotion_decision(
+        True, 1.0, 5000, min_agreement=0.9, min_requests=100, export_published=False
+    )
+    assert decision.promote is False
+    assert "failed a parity gate" in decision.reason
