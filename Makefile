@@ -24,7 +24,18 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
-test: $(STAMP) $(CHROMIUM)
+# The Label Studio server pins its own Django stack: it gets a venv of its own, used by the tests that start a real
+# server on loopback (tests/cvops/labels/label_studio_server.py).
+LS_VENV := .venv-label-studio
+LS_STAMP := $(LS_VENV)/.installed
+
+$(LS_STAMP):
+	test -x $(LS_VENV)/bin/python || python3 -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LS_VENV)/bin/python -m pip install --quiet label-studio==1.23.2
+	touch $(LS_STAMP)
+
+test: $(STAMP) $(LS_STAMP) $(CHROMIUM)
 	$(PY) -m pytest -q
 
 # DAGSTER_HOME gets deploy/dagster.yaml (the run queue) unless it has a dagster.yaml already.
@@ -52,4 +63,4 @@ lint: $(STAMP)
 	$(VENV)/bin/pip-audit --skip-editable --progress-spinner off
 
 clean:
-	rm -rf $(VENV) .cvops
+	rm -rf $(VENV) $(LS_VENV) .cvops

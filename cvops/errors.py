@@ -205,3 +205,7 @@ class QuarantineError(CVOpsError):
 class PrelabelConfigError(CVOpsError):
     """Pre-labelling was asked for an unknown uncertainty method, a negative budget, a threshold outside (0, 1]
     or a different number of image keys than images."""
+
+
+class ReviewToolError(CVOpsError):
+    """The labelling tool (Label Studio) refused a call or could not be reached; names the server, never the key."""

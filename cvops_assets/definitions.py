@@ -1,10 +1,12 @@
 """The one `Definitions` of CVOps: every asset, check, job, sensor and resource.
 
 The resource set is chosen when the code location loads (not at import): `CVOPS_DEPLOYMENT=local` (default,
-embedded version store) or `lakefs` (credentials from `LAKEFS_*` environment variables).
+embedded version store) or `lakefs` (credentials from `LAKEFS_*` environment variables). With
+`LABEL_STUDIO_URL` and `LABEL_STUDIO_API_KEY` set, review rounds go to that Label Studio server.
 """
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
@@ -22,7 +24,7 @@ from resources.artifact_resource import ArtifactStoreResource
 from resources.deployment import DeploymentResource
 from resources.drift_policy import DriftPolicyResource
 from resources.io_manager import JsonRefIOManager
-from resources.labelling import LabellingResource, ReviewToolResource
+from resources.labelling import LabellingResource, LabelStudioReviewTool, ReviewToolResource
 from resources.landing import LandingResource
 from resources.version_store import (
     LakeFSVersionStoreResource,
@@ -32,6 +34,8 @@ from resources.version_store import (
 from sensors import all_sensors
 
 DEPLOYMENT_ENV = "CVOPS_DEPLOYMENT"
+LABEL_STUDIO_URL_ENV = "LABEL_STUDIO_URL"
+LABEL_STUDIO_API_KEY_ENV = "LABEL_STUDIO_API_KEY"
 GROUPS = {
     INGEST_GROUP: ingest,
     DATASET_GROUP: dataset,
@@ -55,6 +59,16 @@ def version_store_for(deployment_name: str) -> VersionStoreResource:
     raise ValueError(f"{DEPLOYMENT_ENV}={deployment_name!r} is unknown; use 'local' or 'lakefs'.")
 
 
+def review_tool_for(environment: Mapping[str, str]) -> ReviewToolResource:
+    """Label Studio when both its URL and key are set (read through `dg.EnvVar`, so the key never reaches the
+    run config or the UI); otherwise the file-based reviews folder."""
+    if environment.get(LABEL_STUDIO_URL_ENV) and environment.get(LABEL_STUDIO_API_KEY_ENV):
+        return LabelStudioReviewTool(
+            url=dg.EnvVar(LABEL_STUDIO_URL_ENV), api_key=dg.EnvVar(LABEL_STUDIO_API_KEY_ENV)
+        )
+    return ReviewToolResource()
+
+
 def build_resources(deployment_name: str = "local", **overrides: Any) -> dict[str, Any]:
     """The resource set of a deployment; `overrides` replace single resources (tests, the demo)."""
     return {
@@ -63,7 +77,7 @@ def build_resources(deployment_name: str = "local", **overrides: Any) -> dict[st
         "artifact_store": ArtifactStoreResource(),
         "landing": LandingResource(),
         "labelling": LabellingResource(),
-        "review_tool": ReviewToolResource(),
+        "review_tool": review_tool_for(os.environ),
         "drift_policy": DriftPolicyResource(),
         "deployment": DeploymentResource(),
         **overrides,

@@ -1,13 +1,16 @@
 """Label sources and the review loop: where labels come from, and who answers the review queue."""
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import dagster as dg
 from pydantic import Field
 
-from cvops.labels.rounds import ReviewRound, ReviewRounds
+from cvops.labels.rounds import ReviewRounds
 from cvops.paths import cvops_home
+
+if TYPE_CHECKING:
+    from cvops.labels.label_studio import LabelStudioClient
 
 LabelFormat = Literal["imagefolder", "csv", "coco", "label_studio"]
 UncertaintyMethod = Literal["least_confidence", "margin", "entropy"]
@@ -69,10 +72,33 @@ class ReviewToolResource(dg.ConfigurableResource):
     """Where people review the queue. This default is file-based: a round's tasks file is imported into a
     labelling tool by hand, and its exports are dropped into the reviews folder; nothing is pushed or pulled."""
 
-    def publish_round(self, review_round: ReviewRound, rounds: ReviewRounds) -> str | None:
-        """Offer a newly written round to reviewers; return where they review it (a URL), or None."""
+    def publish_rounds(self, rounds: ReviewRounds) -> str | None:
+        """Offer every round not offered yet to reviewers; return where they review them (a URL), or None."""
         return None
 
     def collect_reviews(self, reviews_dir: Path) -> int:
         """Bring completed annotations into `reviews_dir` as Label Studio JSON exports; return how many are new."""
         return 0
+
+
+class LabelStudioReviewTool(ReviewToolResource):
+    """A running Label Studio: rounds are imported into one project with their predictions, and its annotations
+    are pulled into the reviews folder. Start the server with local-files serving on the labelling resource's
+    document root (see `cvops.labels.label_studio`)."""
+
+    url: str = Field(description="Label Studio's base URL, e.g. http://127.0.0.1:8080.")
+    api_key: str = Field(description="A Label Studio access token (legacy token or personal access token).")
+    project_title: str = Field(default="CVOps review", description="The project that holds every round.")
+    timeout_seconds: float = Field(default=30.0, gt=0, description="Timeout of each call to Label Studio.")
+
+    def client(self) -> "LabelStudioClient":
+        # The SDK takes about a second to import: only runs that talk to Label Studio pay for it.
+        from cvops.labels.label_studio import LabelStudioClient
+
+        return LabelStudioClient(self.url, self.api_key, self.project_title, self.timeout_seconds)
+
+    def publish_rounds(self, rounds: ReviewRounds) -> str | None:
+        return self.client().publish(rounds)
+
+    def collect_reviews(self, reviews_dir: Path) -> int:
+        return self.client().collect(reviews_dir)

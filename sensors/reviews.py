@@ -4,6 +4,7 @@ import json
 
 import dagster as dg
 
+from cvops.errors import ReviewToolError
 from cvops.labels.reviews import decide_retrain, read_inbox
 from cvops_assets.constants import DRIFT_EPISODE_TAG, REVIEW_ROUNDS_TAG, TRAINED_MODEL
 from resources.drift_policy import DriftPolicyResource
@@ -30,7 +31,12 @@ def build_reviews_sensor(job_name: str) -> dg.SensorDefinition:
         drift_policy: DriftPolicyResource,
     ) -> dg.SensorResult:
         reviews_dir = labelling.reviews_dir()
-        pulled = review_tool.collect_reviews(reviews_dir)
+        try:
+            pulled = review_tool.collect_reviews(reviews_dir)
+        except ReviewToolError as error:
+            # The exports already in the folder still count; the tool is asked again next tick.
+            context.log.error(f"no reviews pulled this tick: {error}")
+            pulled = 0
         if pulled:
             context.log.info(
                 f"pulled {pulled} completed annotation(s) from the review tool into {reviews_dir}"

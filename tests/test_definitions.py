@@ -11,7 +11,8 @@ import dagster as dg
 import pytest
 
 from cvops_assets import constants as c
-from cvops_assets.definitions import defs
+from cvops_assets.definitions import defs, review_tool_for
+from resources.labelling import LabelStudioReviewTool, ReviewToolResource
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HEAVY_MODULES = (
@@ -23,6 +24,7 @@ HEAVY_MODULES = (
     "openvino",
     "matplotlib",
     "scipy",
+    "label_studio_sdk",
 )
 EXPECTED_GROUPS = {
     c.RAW_IMAGES: c.INGEST_GROUP,
@@ -175,3 +177,35 @@ def test_loading_the_code_location_is_light_and_uses_no_deprecated_dagster_api()
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert json.loads(completed.stdout.strip().splitlines()[-1]) == []
+
+
+@pytest.mark.parametrize(
+    ("environment", "tool"),
+    [
+        (
+            {"LABEL_STUDIO_URL": "http://127.0.0.1:8080", "LABEL_STUDIO_API_KEY": "secret-key"},
+            LabelStudioReviewTool,
+        ),
+        ({"LABEL_STUDIO_URL": "http://127.0.0.1:8080"}, ReviewToolResource),
+        ({"LABEL_STUDIO_API_KEY": "secret-key"}, ReviewToolResource),
+        ({}, ReviewToolResource),
+    ],
+    ids=["url_and_key", "url_only", "key_only", "neither"],
+)
+def test_label_studio_is_used_when_its_url_and_key_are_set(
+    environment: dict[str, str], tool: type, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    resource = review_tool_for(environment)
+    assert type(resource) is tool
+    if tool is LabelStudioReviewTool:
+        # Read from the environment when the run starts: the key is never part of the config Dagster shows.
+        assert "secret-key" not in json.dumps(resource._get_non_default_public_field_values(), default=str)
+        with dg.build_resources({"review_tool": resource}) as built:
+            assert (built.review_tool.url, built.review_tool.api_key) == (
+                "http://127.0.0.1:8080",
+                "secret-key",
+            )

@@ -10,6 +10,7 @@ import pandas as pd
 from pydantic import Field
 
 from cvops import __version__ as CODE_VERSION
+from cvops.errors import ReviewToolError
 from cvops.images import decode_rgb
 from cvops.labels.dataset import (
     CLASS_LIST_PATH,
@@ -144,7 +145,13 @@ def label_review_queue(
         snapshot_commit=commit,
         episode=context.run.tags.get(DRIFT_EPISODE_TAG),
     )
-    review_url = review_tool.publish_round(review_round, rounds)
+    try:
+        review_url = review_tool.publish_rounds(rounds)
+    except ReviewToolError as error:
+        # The round is written and stays queued: the next publish offers it again.
+        context.log.warning(f"review round {review_round.round_id} not offered to the review tool: {error}")
+        metadata["review_tool_error"] = dg.MetadataValue.text(str(error))
+        review_url = None
     accepted = result.accepted_labels()
     tasks_path = rounds.tasks_path(review_round)
     ref = ReviewQueueRef(

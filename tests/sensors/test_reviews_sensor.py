@@ -2,19 +2,23 @@
 review rounds and the drift episode that caused it on the run, and never the same reviews twice."""
 
 import json
+import secrets
 from pathlib import Path
 
 import dagster as dg
 import numpy as np
 import pytest
+from label_studio_sdk import LabelStudio
 
 from cvops.datagen import GroundTruthOracle
 from cvops.labels.active import prelabel
+from cvops.labels.reviews import read_inbox
 from cvops_assets.constants import DRIFT_EPISODE_TAG, RETRAIN_JOB, REVIEW_ROUNDS_TAG, TRAINED_MODEL
 from cvops_assets.definitions import build_definitions, build_resources
 from resources.drift_policy import DriftPolicyResource
-from resources.labelling import LabellingResource, ReviewToolResource
+from resources.labelling import LabellingResource, LabelStudioReviewTool, ReviewToolResource
 from sensors.reviews import build_reviews_sensor
+from tests.label_studio_server import LabelStudioServer
 
 SENSOR = build_reviews_sensor(RETRAIN_JOB)
 KEYS = [f"production/w1/frame_{i}" for i in range(8)]
@@ -48,11 +52,15 @@ def _answer(labelling: LabellingResource, review_round, count: int) -> None:
 
 
 def _tick(
-    instance: dg.DagsterInstance, labelling: LabellingResource, cursor: str | None, mode: str = "retrain"
+    instance: dg.DagsterInstance,
+    labelling: LabellingResource,
+    cursor: str | None,
+    mode: str = "retrain",
+    review_tool: ReviewToolResource | None = None,
 ):
     resources = {
         "labelling": labelling,
-        "review_tool": ReviewToolResource(),
+        "review_tool": review_tool or ReviewToolResource(),
         "drift_policy": DriftPolicyResource(retrain_mode=mode),
     }
     return SENSOR.evaluate_tick(
@@ -106,3 +114,36 @@ def test_min_new_labels_retrains_before_the_round_is_complete_and_fine_tunes_whe
     assert config == {"ops": {TRAINED_MODEL: {"config": {"fine_tune_from_champion": True}}}}
     definitions = build_definitions(build_resources(labelling=labelling))
     dg.validate_run_config(definitions.resolve_job_def(RETRAIN_JOB), config)
+
+
+def test_annotations_made_in_label_studio_start_the_retrain(
+    tmp_path: Path, label_studio: LabelStudioServer
+) -> None:
+    labelling = LabellingResource(
+        labelling_dir=str(tmp_path / "labelling"),
+        document_root=str(label_studio.document_root),
+        min_new_labels=50,
+    )
+    tool = LabelStudioReviewTool(
+        url=label_studio.url, api_key=label_studio.api_key, project_title=f"sensor {secrets.token_hex(4)}"
+    )
+    result = prelabel(
+        KEYS, KEYS, lambda images: np.tile([0.6, 0.4], (len(images), 1)), ("crack", "ok"), "m", budget=4
+    )
+    stored = {key: f"{key}.png" for key in KEYS}
+    review_round = labelling.rounds().write(
+        result, stored, lambda path: b"png", snapshot_commit=secrets.token_hex(20), episode="w1@43"
+    )
+    tool.publish_rounds(labelling.rounds())
+    sdk = LabelStudio(base_url=label_studio.url, api_key=label_studio.api_key)
+    (project,) = [p for p in sdk.projects.list(title=tool.project_title) if p.title == tool.project_title]
+    choice = [{"from_name": "label", "to_name": "image", "type": "choices", "value": {"choices": ["ok"]}}]
+    with dg.instance_for_test() as instance:
+        for task in sdk.tasks.list(project=project.id):
+            assert _tick(instance, labelling, None, review_tool=tool).run_requests == []
+            sdk.annotations.create(id=task.id, result=choice)
+        (request,) = _tick(instance, labelling, None, review_tool=tool).run_requests
+    assert dict(request.tags)[REVIEW_ROUNDS_TAG] == review_round.round_id
+    exports = read_inbox(labelling.reviews_dir()).exports
+    assert len(exports) == 4, "one new export file per tick that found new annotations"
+    assert frozenset().union(*(e.answered for e in exports)) == set(review_round.image_keys)
