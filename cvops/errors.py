@@ -94,6 +94,10 @@ class TrainingDataError(CVOpsError):
     """The arrays or labels handed to training are unusable (empty split, wrong shape, unknown label)."""
 
 
+class InvalidTrainConfigError(CVOpsError):
+    """A training setting (an augmentation, a schedule) is unknown or out of range."""
+
+
 class CheckpointMismatchError(CVOpsError):
     """A checkpoint folder holds a run with a different configuration or data lineage."""
 

@@ -23,11 +23,12 @@ from cvops.datagen.render import render_batch
 from cvops.errors import InvalidGeneratorConfigError
 from cvops.images import image_key
 from cvops.io_utils import atomic_write_text
+from cvops.model.augmentations import DEFAULT_AUGMENTATIONS, FLIPS
 
 CLASSES: tuple[str, ...] = ("ok", "scratch", "spot", "crack")
-# The generated surfaces have no up or left: flips keep their labels, so runs on them turn flips on, while a
-# user's images keep trained_model's no-flip default.
-SURFACE_FLIPS = {"hflip": True, "vflip": True}
+# The generated surfaces have no up or left: flips keep their labels, so runs on them add flips to the default
+# augmentations, while a user's images keep trained_model's no-flip default. A trained_model config fragment.
+SURFACE_FLIPS = {"augmentations": [*DEFAULT_AUGMENTATIONS, *FLIPS]}
 GROUND_TRUTH_FILE = "ground_truth.csv"
 UNLABELLED_IMAGES_DIR = "images"
 Layout = Literal["imagefolder", "unlabelled"]

@@ -9,6 +9,7 @@ import pandas as pd
 from pydantic import Field
 
 from cvops import __version__ as CODE_VERSION
+from cvops.model.augmentations import DEFAULT_AUGMENTATIONS
 from cvops.model.store import ModelRef
 from cvops.refs import LabelsRef, ReportRef
 from cvops.storage.artifacts import LocalArtifactStore
@@ -22,14 +23,62 @@ from resources.version_store import VersionStoreResource
 MODEL_BLESSED = "model_blessed"
 
 
+class Augmentation(dg.Config):
+    """One training-time transform; set only the parameter its `name` takes (the others stay null)."""
+
+    name: Literal[
+        "rotate", "translate", "brightness", "contrast", "noise", "hflip", "vflip", "random_resized_crop"
+    ] = Field(
+        description="rotate (degrees), translate (fraction), brightness (strength), contrast (strength), noise "
+        "(std), random_resized_crop (scale); hflip and vflip take no parameter and flip half the images."
+    )
+    degrees: float | None = Field(
+        default=None, description="rotate: largest rotation either way, in degrees (default 10)."
+    )
+    fraction: float | None = Field(
+        default=None,
+        description="translate: largest shift along each axis, as a fraction of the side (default 0.1).",
+    )
+    strength: float | None = Field(
+        default=None,
+        description="brightness: largest shift of the [0, 1] pixel values; contrast: largest relative change "
+        "of the spread around the image mean (default 0.1 for both).",
+    )
+    std: float | None = Field(
+        default=None,
+        description="noise: standard deviation of Gaussian noise on [0, 1] pixels (default 0.02).",
+    )
+    scale: list[float] | None = Field(
+        default=None,
+        description="random_resized_crop: [smallest, largest] area fraction of the square crop that is stretched "
+        "back to the full size (default [0.8, 1.0]).",
+    )
+
+
 class TrainedModelConfig(dg.Config):
     """Every field of `cvops.model.training.TrainConfig`, with the same defaults, plus the champion switch."""
 
     seed: int = Field(default=0, description="Seeds weights, shuffling and augmentation.")
     epochs: int = Field(default=30, description="Upper bound; early stopping on val_loss may stop sooner.")
     batch_size: int = Field(default=64, description="Images per optimizer step (per device under DDP).")
-    learning_rate: float = Field(default=3e-3, description="AdamW learning rate.")
+    learning_rate: float = Field(
+        default=3e-3, description="AdamW peak learning rate, reached at the end of the warm-up."
+    )
     weight_decay: float = Field(default=1e-4, description="AdamW decoupled weight decay.")
+    schedule: Literal["cosine", "onecycle", "constant"] = Field(
+        default="cosine",
+        description="Learning rate per optimizer step after the linear warm-up: 'cosine' decays to 0 at the "
+        "last epoch, 'constant' stays at learning_rate, 'onecycle' is torch's OneCycleLR (warm-up from "
+        "learning_rate/25, cosine to ~0, momentum cycled).",
+    )
+    warmup_fraction: float = Field(
+        default=0.05,
+        description="Share of all optimizer steps spent raising the learning rate linearly from ~0.",
+    )
+    gradient_clip_norm: float = Field(
+        default=1.0,
+        description="Gradients are scaled down to at most this total L2 norm before each step; 0 turns it off.",
+    )
     width: int = Field(default=16, description="Channels of the first conv block (doubling per block).")
     depth: int = Field(default=3, description="Number of conv blocks.")
     embedding_dim: int = Field(
@@ -37,20 +86,14 @@ class TrainedModelConfig(dg.Config):
         description="Size of the penultimate layer, the embedding used for drift and pre-labelling.",
     )
     image_size: int = Field(default=48, description="Square input size in pixels.")
-    augment: bool = Field(default=True, description="Apply the augmentations below to training images.")
-    hflip: bool = Field(
-        default=False,
-        description="Random horizontal flips; off by default, as text and digits change meaning.",
+    augmentations: list[Augmentation] = Field(
+        # Dagster's schema takes plain dicts as the default; pydantic turns them into Augmentation objects.
+        default=[dict(entry) for entry in DEFAULT_AUGMENTATIONS],
+        validate_default=True,
+        description="Transforms applied in order to training images (train split only, seeded). The default "
+        "is small rotation, translation, brightness/contrast jitter and noise, without flips, because flips "
+        "change the meaning of glyphs and of upright photos. An empty list turns augmentation off.",
     )
-    vflip: bool = Field(
-        default=False, description="Random vertical flips; off by default, as most photos have an up."
-    )
-    rotation_degrees: float = Field(
-        default=10.0, description="Maximum random rotation either way, in degrees."
-    )
-    brightness: float = Field(default=0.1, description="Maximum relative brightness jitter.")
-    contrast: float = Field(default=0.1, description="Maximum relative contrast jitter.")
-    noise_std: float = Field(default=0.02, description="Standard deviation of added Gaussian pixel noise.")
     early_stopping_patience: int = Field(
         default=5, description="Epochs without a val_loss improvement before stopping."
     )

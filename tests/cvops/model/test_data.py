@@ -1,4 +1,4 @@
-"""Array loading from stored PNGs and seeded, batched, train-only augmentations."""
+"""Array loading from stored PNGs, the epoch shuffle and train-only augmentation in the data module."""
 
 import io
 
@@ -9,16 +9,9 @@ import torch
 from PIL import Image
 
 from cvops.errors import TrainingDataError
-from cvops.model.data import (
-    ArrayDataModule,
-    AugmentConfig,
-    EpochShuffleSampler,
-    augment_batch,
-    load_split_arrays,
-)
+from cvops.model.augmentations import DEFAULT_AUGMENTATIONS
+from cvops.model.data import ArrayDataModule, EpochShuffleSampler, load_split_arrays
 from cvops.model.preprocess import Preprocessing
-
-OFF = AugmentConfig(hflip=False, vflip=False, rotation_degrees=0, brightness=0, contrast=0, noise_std=0)
 
 
 def _png(colour: tuple[int, int, int], size: int = 24) -> bytes:
@@ -58,41 +51,6 @@ def test_load_split_arrays_rejects_unknown_labels_and_broken_images() -> None:
         load_split_arrays(lambda _: b"garbage", table, Preprocessing(image_size=16), ("ok",))
 
 
-def test_augmentations_off_is_identity_and_each_one_changes_the_batch() -> None:
-    images = torch.rand(8, 3, 16, 16, generator=torch.Generator().manual_seed(0))
-    assert torch.equal(augment_batch(images, OFF, torch.Generator().manual_seed(1)), images)
-    for name, value in [
-        ("hflip", True),
-        ("vflip", True),
-        ("rotation_degrees", 15.0),
-        ("brightness", 0.2),
-        ("contrast", 0.3),
-        ("noise_std", 0.05),
-    ]:
-        config = OFF.__class__(**{**OFF.to_dict(), name: value})
-        assert not torch.equal(augment_batch(images, config, torch.Generator().manual_seed(1)), images), name
-
-
-def test_hflip_flips_about_half_the_samples_exactly() -> None:
-    images = torch.rand(64, 3, 8, 8, generator=torch.Generator().manual_seed(0))
-    out = augment_batch(
-        images, AugmentConfig(**{**OFF.to_dict(), "hflip": True}), torch.Generator().manual_seed(3)
-    )
-    flipped = [bool(torch.equal(out[i], images[i].flip(-1))) for i in range(64)]
-    unchanged = [bool(torch.equal(out[i], images[i])) for i in range(64)]
-    assert all(f or u for f, u in zip(flipped, unchanged, strict=True))
-    assert 20 <= sum(flipped) <= 44
-
-
-def test_augmentation_is_seeded() -> None:
-    images = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0))
-    config = AugmentConfig()
-    first = augment_batch(images, config, torch.Generator().manual_seed(7))
-    assert torch.equal(first, augment_batch(images, config, torch.Generator().manual_seed(7)))
-    assert not torch.equal(first, augment_batch(images, config, torch.Generator().manual_seed(8)))
-    assert first.min() >= 0 and first.max() <= 1
-
-
 def test_epoch_shuffle_depends_only_on_seed_and_epoch() -> None:
     sampler = EpochShuffleSampler(10, seed=3)
     epoch0 = list(sampler)
@@ -113,7 +71,7 @@ def test_datamodule_normalises_val_batches_without_augmenting() -> None:
         preprocessing,
         batch_size=2,
         seed=0,
-        augment=AugmentConfig(),
+        augmentations=DEFAULT_AUGMENTATIONS,
     )
     batch = next(iter(data.val_dataloader()))
     images, batch_labels = data.on_after_batch_transfer(batch, 0)
@@ -129,9 +87,9 @@ def test_datamodule_rejects_wrong_size_and_empty_val() -> None:
             Preprocessing(image_size=16),
             batch_size=2,
             seed=0,
-            augment=None,
+            augmentations=(),
         )
     with pytest.raises(TrainingDataError, match="Split 'val' has no images"):
         ArrayDataModule(
-            {"train": (pixels, labels)}, Preprocessing(image_size=8), batch_size=2, seed=0, augment=None
+            {"train": (pixels, labels)}, Preprocessing(image_size=8), batch_size=2, seed=0, augmentations=()
         )

@@ -57,7 +57,7 @@ def test_other_seed_other_weights(splits, tiny_config, tmp_path: Path) -> None:
 
 
 def test_training_learns_the_synthetic_task(splits, tiny_config, tmp_path: Path) -> None:
-    trained = train(replace(tiny_config, epochs=8), splits, CLASSES, tmp_path, LINEAGE)
+    trained = train(replace(tiny_config, epochs=12), splits, CLASSES, tmp_path, LINEAGE)
     assert trained.best.val_accuracy >= 0.9
     assert trained.history[-1].train_loss < trained.history[0].train_loss
 
@@ -105,8 +105,8 @@ def test_early_stopping_patience_stops_training(splits, tiny_config, tmp_path: P
 
 
 def test_fine_tune_starts_from_given_weights(splits, tiny_config, tmp_path: Path) -> None:
-    champion = train(tiny_config, splits, CLASSES, tmp_path / "champion", LINEAGE)
-    frozen = replace(tiny_config, epochs=1, learning_rate=0.0, weight_decay=0.0, augment=False)
+    champion = train(replace(tiny_config, epochs=12), splits, CLASSES, tmp_path / "champion", LINEAGE)
+    frozen = replace(tiny_config, epochs=1, learning_rate=0.0, weight_decay=0.0, augmentations=())
     tuned = train(
         replace(frozen, fine_tune_from=str(champion.weights_path)), splits, CLASSES, tmp_path / "ft", LINEAGE
     )
@@ -143,10 +143,10 @@ def test_retrying_a_completed_run_only_collects_it(splits, tiny_config, tmp_path
     assert (again.weights_sha256, again.history) == (first.weights_sha256, first.history)
 
 
-def test_augmentation_flag_changes_training(splits, tiny_config, tmp_path: Path) -> None:
+def test_the_augmentation_list_changes_training(splits, tiny_config, tmp_path: Path) -> None:
     with_augment = train(tiny_config, splits, CLASSES, tmp_path / "a", LINEAGE)
-    without = train(replace(tiny_config, augment=False), splits, CLASSES, tmp_path / "b", LINEAGE)
-    only_noise = replace(tiny_config, hflip=False, vflip=False, rotation_degrees=0, brightness=0, contrast=0)
+    without = train(replace(tiny_config, augmentations=()), splits, CLASSES, tmp_path / "b", LINEAGE)
+    only_noise = replace(tiny_config, augmentations=({"name": "noise"},))
     noise = train(only_noise, splits, CLASSES, tmp_path / "c", LINEAGE)
     assert len({with_augment.weights_sha256, without.weights_sha256, noise.weights_sha256}) == 3
 
