@@ -323,10 +323,9 @@ def start_ingest(
 def concurrent_ingest(area: IngestArea, run_names: list[str]) -> list[int]:
     """Run one `ingest_job` per name at the same moment, each in its own process; return their exit codes.
 
-    Each run keeps its step-to-step references in its own folder: under one CVOPS_HOME they share
-    `refs/<asset>/latest.json`, so one run's dataset_snapshot could read the other's raw_images ref. The
-    deployment's run queue never runs two of these jobs at once (deploy/dagster.yaml); what overlapping runs test
-    here is the version store and the ingest state with two writers.
+    Each run keeps its step-to-step references in a folder of its own. The deployment's run queue never runs two
+    of these jobs at once (deploy/dagster.yaml); what overlapping runs test here is the version store and the
+    ingest state with two writers.
     """
     go_file = area.root / "go"
     processes = [start_ingest(area, name, go_file, refs_dir=area.root / f"refs-{name}") for name in run_names]
