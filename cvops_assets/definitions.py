@@ -19,7 +19,9 @@ from cvops_assets.constants import (
     MONITORING_GROUP,
     TRAINING_GROUP,
 )
-from jobs import all_jobs
+from cvops_assets.deployment.registry import model_registry
+from cvops_assets.project_config import RunConfig, load_project_config, project_config_path
+from jobs import all_jobs, job_defaults
 from resources.artifact_resource import ArtifactStoreResource
 from resources.deployment import DeploymentResource
 from resources.drift_policy import DriftPolicyResource
@@ -84,18 +86,30 @@ def build_resources(deployment_name: str = "local", **overrides: Any) -> dict[st
     }
 
 
-def all_assets() -> list[dg.AssetsDefinition]:
-    return [
+def all_assets() -> list[dg.AssetsDefinition | dg.AssetSpec]:
+    loaded: list[dg.AssetsDefinition | dg.AssetSpec] = [
         asset
         for group_name, package in GROUPS.items()
         for asset in dg.load_assets_from_package_module(package, group_name=group_name)
     ]
+    # Observed, never materialized: the promotions that validation_report, edge_export and shadow_report record.
+    return [*loaded, model_registry]
 
 
-def build_definitions(resources: dict[str, Any]) -> dg.Definitions:
-    return dg.Definitions(assets=all_assets(), jobs=all_jobs(), sensors=all_sensors(), resources=resources)
+def build_definitions(
+    resources: dict[str, Any], run_config_defaults: RunConfig | None = None
+) -> dg.Definitions:
+    """`run_config_defaults` (the project config file's `ops`) become each job's default run config, and the
+    base the sensors merge their own settings into."""
+    assets = all_assets()
+    defaults = job_defaults(assets, run_config_defaults or {})
+    return dg.Definitions(
+        assets=assets, jobs=all_jobs(defaults), sensors=all_sensors(defaults), resources=resources
+    )
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build_definitions(build_resources(os.environ.get(DEPLOYMENT_ENV, "local")))
+    asset_names = {asset.key.to_user_string() for asset in all_assets()}
+    project_config = load_project_config(project_config_path(), asset_names)
+    return build_definitions(build_resources(os.environ.get(DEPLOYMENT_ENV, "local")), project_config)

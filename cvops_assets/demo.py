@@ -117,7 +117,8 @@ def run_demo(root: Path, config: DemoConfig, echo: Callable[[str], None] = print
     result = DemoResult(root=root)
     labelling = LabellingResource(review_budget=100_000)
     resources = build_resources(labelling=labelling)
-    defs = build_definitions(resources)
+    # The demo's settings are the project config of its run: the sensors' runs inherit them, as a user's would.
+    defs = build_definitions(resources, _training_config(config))
     instance = dg.DagsterInstance.get()
     artifacts = ArtifactStoreResource().store()
     eval_clean, eval_labels = generate_arrays(
@@ -132,7 +133,7 @@ def run_demo(root: Path, config: DemoConfig, echo: Callable[[str], None] = print
         f"generated {config.train_images} labelled inspection images ({config.image_size} px) in {paths['landing']}"
     )
 
-    run = _execute(defs, instance, LIFECYCLE_JOB, _training_config(config))
+    run = _execute(defs, instance, LIFECYCLE_JOB, {})
     result.runs["lifecycle"] = run.run_id
     result.champion_versions.append(_champion_version(artifacts))
     result.accuracy["clean_before"] = _accuracy(artifacts, eval_clean, eval_labels)
@@ -199,7 +200,7 @@ def run_demo(root: Path, config: DemoConfig, echo: Callable[[str], None] = print
                     defs,
                     instance,
                     RETRAIN_JOB,
-                    _merge_training_config(retrain.run_config, config),
+                    retrain.run_config,
                     tags=_sensor_tags(retrain, REVIEWS_SENSOR),
                 )
                 result.runs["retrain"] = run.run_id
@@ -244,16 +245,6 @@ def _prepare_environment(root: Path) -> dict[str, Path]:
 def _training_config(config: DemoConfig) -> dict[str, Any]:
     settings = {"epochs": config.epochs, "seed": config.seed, **SURFACE_FLIPS}
     return {"ops": {"trained_model": {"config": settings}}}
-
-
-def _merge_training_config(run_config: dict[str, Any], config: DemoConfig) -> dict[str, Any]:
-    """The sensor's run config, with the demo's epochs and seed added to what it sets for trained_model."""
-    ops = dict(run_config.get("ops", {}))
-    trained = ops.get("trained_model", {}).get("config", {})
-    ops["trained_model"] = {
-        "config": {**_training_config(config)["ops"]["trained_model"]["config"], **trained}
-    }
-    return {**run_config, "ops": ops}
 
 
 def _execute(

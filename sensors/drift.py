@@ -16,6 +16,7 @@ from cvops_assets.constants import (
     TRIGGER_SCORE_TAG,
     TRIGGER_WINDOW_TAG,
 )
+from cvops_assets.project_config import RunConfig, with_defaults
 from resources.drift_policy import DriftPolicyResource
 from resources.landing import LandingResource
 from sensors.interval import sensor_interval
@@ -76,7 +77,7 @@ def build_production_window_sensor(
     return production_window_sensor
 
 
-def build_drift_sensor(job_name: str) -> dg.SensorDefinition:
+def build_drift_sensor(job_name: str, run_config_defaults: RunConfig | None = None) -> dg.SensorDefinition:
     @dg.sensor(
         name=DRIFT_SENSOR,
         job_name=job_name,
@@ -109,7 +110,7 @@ def build_drift_sensor(job_name: str) -> dg.SensorDefinition:
         if drifted and drift_policy.policy().cooldown_active(last_triggered, now):
             reasons += [_held_back(v, last_triggered, drift_policy.cooldown_minutes) for v in drifted]
         elif drifted:
-            requests.append(_intake_request(drifted[0]))
+            requests.append(_intake_request(drifted[0], run_config_defaults or {}))
             reasons += [f"window {v['window']} drifted; it waits for the next cooldown" for v in drifted[1:]]
             drifted, last_triggered = drifted[1:], now
         new_cursor = {
@@ -157,11 +158,12 @@ def drift_episode(verdict: dict) -> str:
     return f"{verdict['window']}@{verdict['storage_id']}"
 
 
-def _intake_request(verdict: dict) -> dg.RunRequest:
+def _intake_request(verdict: dict, run_config_defaults: RunConfig) -> dg.RunRequest:
     window = verdict["window"]
+    settings = {"ops": {RAW_IMAGES: {"config": {"production_window": window}}}}
     return dg.RunRequest(
         run_key=f"drift-{window}-{verdict['storage_id']}",
-        run_config={"ops": {RAW_IMAGES: {"config": {"production_window": window}}}},
+        run_config=with_defaults(run_config_defaults, settings),
         tags={
             TRIGGER_PROFILE_TAG: str(verdict["storage_id"]),
             TRIGGER_WINDOW_TAG: window,

@@ -7,6 +7,7 @@ import dagster as dg
 from cvops.errors import ReviewToolError
 from cvops.labels.reviews import decide_retrain, read_inbox
 from cvops_assets.constants import DRIFT_EPISODE_TAG, REVIEW_ROUNDS_TAG, TRAINED_MODEL
+from cvops_assets.project_config import RunConfig, with_defaults
 from resources.drift_policy import DriftPolicyResource
 from resources.labelling import LabellingResource, ReviewToolResource
 from sensors.interval import sensor_interval
@@ -14,7 +15,7 @@ from sensors.interval import sensor_interval
 REVIEWS_SENSOR = "reviews_sensor"
 
 
-def build_reviews_sensor(job_name: str) -> dg.SensorDefinition:
+def build_reviews_sensor(job_name: str, run_config_defaults: RunConfig | None = None) -> dg.SensorDefinition:
     @dg.sensor(
         name=REVIEWS_SENSOR,
         job_name=job_name,
@@ -56,12 +57,11 @@ def build_reviews_sensor(job_name: str) -> dg.SensorDefinition:
             tags[DRIFT_EPISODE_TAG] = ",".join(decision.episodes)
         context.log.info(decision.reason())
         fine_tune = drift_policy.retrain_mode == "fine_tune"
+        settings = (
+            {"ops": {TRAINED_MODEL: {"config": {"fine_tune_from_champion": True}}}} if fine_tune else {}
+        )
         request = dg.RunRequest(
-            run_key=decision.run_key,
-            run_config={"ops": {TRAINED_MODEL: {"config": {"fine_tune_from_champion": True}}}}
-            if fine_tune
-            else {},
-            tags=tags,
+            run_key=decision.run_key, run_config=with_defaults(run_config_defaults or {}, settings), tags=tags
         )
         return dg.SensorResult(run_requests=[request], cursor=json.dumps(consumed, sort_keys=True))
 

@@ -16,6 +16,7 @@ from cvops.model.store import ModelRef
 from cvops.refs import ExportRef, LabelsRef, ReportRef
 from cvops.storage.artifacts import LocalArtifactStore
 from cvops_assets.constants import EDGE_EXPORT, OWNER
+from cvops_assets.deployment.registry import record_promotion
 from cvops_assets.types import ref_type
 from resources.artifact_resource import ArtifactStoreResource
 from resources.deployment import DeploymentResource
@@ -162,13 +163,26 @@ def edge_export(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if gates_pass:
-        artifacts.set_alias(
+        replaced = artifacts.get_alias(deployment.publish_alias())
+        promoted = artifacts.set_alias(
             deployment.publish_alias(),
             ref.onnx,
             {
                 "run_id": context.run.run_id,
                 "model_sha256": trained_model.sha256,
                 "model_version": trained_model.sha256[:12],
+            },
+        )
+        record_promotion(
+            context,
+            promoted,
+            replaced,
+            {
+                "onnx_sha256": ref.onnx.sha256,
+                "int8_published": int8_decision.published,
+                "fp32_accuracy": fp32_accuracy,
+                "data_commit": lineage.get("data_commit"),
+                "reason": f"ONNX parity passed (max |logit diff| {parity.max_abs_diff:.2e} ≤ {config.parity_tolerance})",
             },
         )
     return dg.MaterializeResult(

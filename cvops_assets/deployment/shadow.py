@@ -5,6 +5,7 @@ import dagster as dg
 from cvops import __version__ as CODE_VERSION
 from cvops.refs import ExportRef, ReportRef
 from cvops_assets.constants import OWNER, SHADOW_REPORT
+from cvops_assets.deployment.registry import record_promotion
 from resources.artifact_resource import ArtifactStoreResource
 from resources.deployment import DeploymentResource
 from resources.landing import LandingResource
@@ -54,10 +55,21 @@ def shadow_report(
     artifacts = artifact_store.store()
     served = artifacts.get_alias(CHAMPION_EXPORT_ALIAS)
     if decision.promote and (served is None or served.ref != edge_export.onnx):
-        artifacts.set_alias(
+        promoted = artifacts.set_alias(
             CHAMPION_EXPORT_ALIAS,
             edge_export.onnx,
             {"run_id": context.run.run_id, "model_version": version, "reason": decision.reason},
+        )
+        record_promotion(
+            context,
+            promoted,
+            served,
+            {
+                "agreement_rate": challenger.agreement_rate if challenger else None,
+                "num_requests": challenger.num_requests if challenger else 0,
+                "accuracy": validation_report.accuracy,
+                "reason": decision.reason,
+            },
         )
     return dg.MaterializeResult(
         check_results=[

@@ -15,6 +15,7 @@ from cvops.refs import LabelsRef, ReportRef
 from cvops.storage.artifacts import LocalArtifactStore
 from cvops.viz import png_data_uri_markdown
 from cvops_assets.constants import OWNER, TRAINED_MODEL, VALIDATION_REPORT
+from cvops_assets.deployment.registry import record_promotion
 from cvops_assets.metadata import readable
 from cvops_assets.types import ref_type
 from resources.artifact_resource import ArtifactStoreResource
@@ -226,7 +227,7 @@ def validation_report(
     version_store: VersionStoreResource,
     artifact_store: ArtifactStoreResource,
 ) -> dg.MaterializeResult:
-    from cvops.evaluation.blessing import bless, current_champion, promote, withheld_message
+    from cvops.evaluation.blessing import CHAMPION_ALIAS, bless, current_champion, promote, withheld_message
     from cvops.evaluation.html import render_report_html
     from cvops.evaluation.plots import report_plots
     from cvops.evaluation.report import evaluate
@@ -259,10 +260,23 @@ def validation_report(
     plots = report_plots(result, sidecar.get("history"))
     html = render_report_html(result, plots, lineage, decision.to_dict())
     if decision.blessed and (champion is None or champion.sha256 != model_ref.sha256):
-        promote(
+        replaced = artifacts.get_alias(CHAMPION_ALIAS)
+        promoted = promote(
             artifacts,
             model_ref,
             {"run_id": context.run.run_id, "accuracy": result.accuracy, "reason": decision.reason},
+        )
+        record_promotion(
+            context,
+            promoted,
+            replaced,
+            {
+                "accuracy": result.accuracy,
+                "champion_accuracy": champion_accuracy,
+                "data_commit": labels.snapshot_commit,
+                "labels_commit": labels.labels_commit,
+                "reason": decision.reason,
+            },
         )
     check_description = decision.reason
     if not decision.blessed:

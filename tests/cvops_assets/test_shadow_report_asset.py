@@ -20,7 +20,7 @@ from cvops.refs import ExportRef, ReportRef
 from cvops.serving.capture import ShadowComparison, ShadowStatsStore
 from cvops.serving.config import CHAMPION_EXPORT_ALIAS, shadow_stats_path
 from cvops.storage.artifacts import ArtifactRef, LocalArtifactStore
-from cvops_assets.constants import EDGE_EXPORT, SHADOW_REPORT, VALIDATION_REPORT
+from cvops_assets.constants import EDGE_EXPORT, MODEL_REGISTRY, SHADOW_REPORT, VALIDATION_REPORT
 from cvops_assets.definitions import all_assets
 from cvops_assets.deployment.shadow import SHADOW_PROMOTION
 from resources.deployment import DeploymentResource
@@ -170,6 +170,17 @@ def test_a_blessed_challenger_that_agreed_often_enough_becomes_the_champion(setu
     }
     assert metadata["agreement_rate"] == pytest.approx(NUM_AGREEING / NUM_REQUESTS, abs=1e-12)
     assert f"| {CHALLENGER_SHA[:12]} | 10 | 10 | 0.900 |" in metadata["report"]
+    (registered,) = result.asset_observations_for_node(SHADOW_REPORT)
+    entry = {key: value.value for key, value in registered.metadata.items()}
+    assert registered.asset_key == dg.AssetKey(MODEL_REGISTRY)
+    assert {key: entry[key] for key in ("alias", "model_version", "replaced", "reason", "num_requests")} == {
+        "alias": CHAMPION_EXPORT_ALIAS,
+        "model_version": CHALLENGER_SHA[:12],
+        "replaced": CHAMPION_SHA[:12],
+        "reason": reason,
+        "num_requests": NUM_REQUESTS,
+    }
+    assert entry["agreement_rate"] == pytest.approx(0.9)
     assert "| ok | dent | 1 |" in metadata["report"]
 
 
@@ -206,6 +217,7 @@ def test_the_champion_stays_when_a_gate_fails(
     assert (check.passed, check.severity, check.description) == (False, dg.AssetCheckSeverity.WARN, reason)
     metadata = _metadata(result)
     assert (metadata["num_requests"], metadata["promoted"], metadata["decision"]) == (10, False, reason)
+    assert result.asset_observations_for_node(SHADOW_REPORT) == [], "nothing promoted, nothing registered"
     assert metadata["agreement_rate"] == pytest.approx(0.9, abs=1e-12)
 
 

@@ -22,10 +22,12 @@ from cvops.model.store import ModelRef
 from cvops.refs import LabelsRef, ReportRef, SnapshotRef
 from cvops.storage.artifacts import LocalArtifactStore
 from cvops_assets.constants import (
+    CHAMPION_ALIAS,
     CHAMPION_EXPORT_ALIAS,
     DATASET_SNAPSHOT,
     EDGE_EXPORT,
     LABELS,
+    MODEL_REGISTRY,
     TRAINED_MODEL,
     VALIDATION_REPORT,
 )
@@ -156,7 +158,12 @@ def test_the_model_is_stored_once_and_the_io_manager_keeps_only_a_ref(lifecycle:
     assert lifecycle.safetensors_after_run == [artifacts.path_of(stored.weights)]
     assert sha256_file(artifacts.path_of(stored.weights)) == stored.sha256
     assert stored.weights.uri == lifecycle.metadata(TRAINED_MODEL)["weights_uri"]
-    assert [path.name for path in (lifecycle.refs_dir / TRAINED_MODEL).iterdir()] == ["latest.json"]
+    refs = sorted(path for path in (lifecycle.refs_dir / TRAINED_MODEL).rglob("*") if path.is_file())
+    assert refs == [
+        lifecycle.refs_dir / TRAINED_MODEL / "latest.json",
+        lifecycle.refs_dir / TRAINED_MODEL / "runs" / lifecycle.result.run_id / "latest.json",
+    ]
+    assert {path.read_text() for path in refs} == {lifecycle.stored_ref(TRAINED_MODEL)}
     assert len(lifecycle.stored_ref(TRAINED_MODEL).encode()) < 4096 < stored.weights.size_bytes
 
 
@@ -298,3 +305,37 @@ def _png_from_markdown(markdown: str) -> bytes:
     match = re.search(r"\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", markdown)
     assert match, markdown[:80]
     return base64.b64decode(match.group(1))
+
+
+def _registry(instance: dg.DagsterInstance) -> list[dict[str, Any]]:
+    records = instance.fetch_observations(dg.AssetKey(MODEL_REGISTRY), limit=100, ascending=True).records
+    return [
+        {key: value.value for key, value in record.asset_observation.metadata.items()} for record in records
+    ]
+
+
+def test_the_model_registry_says_what_shipped_why_and_what_it_replaced(lifecycle: Lifecycle) -> None:
+    """Runs after the promotion tests above: the first model became champion and was exported, a better one
+    replaced it as champion, a worse one was never promoted."""
+    history = champion_history(lifecycle.artifacts())
+    entries = _registry(lifecycle.instance)
+    champions = [e for e in entries if e["alias"] == CHAMPION_ALIAS]
+    exports = [e for e in entries if e["alias"] == CHAMPION_EXPORT_ALIAS]
+    assert [e["model_version"] for e in champions] == [r.info["model_sha256"][:12] for r in history]
+    assert [e["replaced"] for e in champions] == [
+        "nothing: first promotion",
+        *(r.info["model_sha256"][:12] for r in history[:-1]),
+    ]
+    first = champions[0]
+    snapshot = SnapshotRef.model_validate_json(lifecycle.stored_ref(DATASET_SNAPSHOT))
+    assert first["data_commit"] == snapshot.commit
+    assert first["accuracy"] == pytest.approx(history[0].info["accuracy"], abs=5e-5)
+    assert first["reason"] == history[0].info["reason"]
+    assert first["run"] == lifecycle.result.run_id
+    assert (first["promoted_by_asset"], first["triggered_by"]) == (VALIDATION_REPORT, "a person (no sensor)")
+    assert first["drift_episode"] == "none: not a drift retrain"
+    (export,) = exports
+    assert export["model_version"] == first["model_version"]
+    assert export["promoted_by_asset"] == EDGE_EXPORT
+    assert export["onnx_sha256"] == lifecycle.artifacts().get_alias(CHAMPION_EXPORT_ALIAS).ref.sha256
+    assert export["reason"].startswith("ONNX parity passed")
