@@ -50,7 +50,7 @@ class TrainConfig:
     seed: int = 0
     epochs: int = 30
     batch_size: int = 64
-    learning_rate: float = 3e-3
+    learning_rate: float = 1e-2
     weight_decay: float = 1e-4
     schedule: Schedule = "cosine"
     warmup_fraction: float = 0.05

@@ -63,7 +63,7 @@ class TrainedModelConfig(dg.Config):
     epochs: int = Field(default=30, description="Upper bound; early stopping on val_loss may stop sooner.")
     batch_size: int = Field(default=64, description="Images per optimizer step (per device under DDP).")
     learning_rate: float = Field(
-        default=3e-3, description="AdamW peak learning rate, reached at the end of the warm-up."
+        default=1e-2, description="AdamW peak learning rate, reached at the end of the warm-up."
     )
     weight_decay: float = Field(default=1e-4, description="AdamW decoupled weight decay.")
     schedule: Literal["cosine", "onecycle", "constant"] = Field(

@@ -124,7 +124,7 @@ def monitoring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitoring]
                         "config": {
                             "image_size": IMAGE_SIZE,
                             "batch_size": 32,
-                            "epochs": 8,
+                            "epochs": 12,
                             "learning_rate": 1e-2,
                             "width": 8,
                             **SURFACE_FLIPS,
