@@ -11,12 +11,12 @@ from cvops.export.quantize import GateDecision
 from cvops.model.preprocess import Preprocessing
 
 DEFAULT_INTENDED_USE = (
-    "Classifying close-up images of a manufactured surface into defect classes, to route parts for human "
-    "inspection. It supports an inspector; it does not replace one."
+    "Assigning each image one of the classes below. Its owner has not stated a use (edge_export's "
+    "`intended_use` setting): check it on images like those it will see before relying on it."
 )
 DEFAULT_LIMITATIONS = (
     "Trained and validated only on images like the training snapshot; lighting, camera, resolution or "
-    "surface changes can reduce accuracy without warning. The drift monitor watches for this.",
+    "scene changes can reduce accuracy without warning. The drift monitor watches for this.",
     "Outputs a probability per known class; an image of an unseen defect type is still assigned one of them.",
     "Probabilities are softmax scores, not calibrated risks; see the calibration error in the metrics.",
     "Latency figures were measured on the export machine's CPU and will differ on the target device.",
@@ -34,14 +34,14 @@ def render_model_card(
     parity: Sequence[ParityResult] = (),
     int8_decision: GateDecision | None = None,
     opset: int | None = None,
-    intended_use: str = DEFAULT_INTENDED_USE,
+    intended_use: str | None = None,
     limitations: Sequence[str] = DEFAULT_LIMITATIONS,
 ) -> str:
     """Markdown: intended use, classes, inputs and preprocessing, metrics (fractions, from the validation
     report), lineage, export checks, latency and limitations. Sections with nothing to show say so."""
     sections = [
         f"# Model card: {model_name}",
-        "## Intended use\n\n" + intended_use,
+        "## Intended use\n\n" + (intended_use or DEFAULT_INTENDED_USE),
         "## Classes\n\n" + _classes_table(classes),
         "## Inputs and preprocessing\n\n" + _inputs_text(preprocessing, len(classes), opset),
         "## Metrics\n\n" + _metrics_table(metrics),

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 ONNX_PARITY = "onnx_parity"
 OPENVINO_PARITY = "openvino_parity"
-TRITON_MODEL_NAME = "surface_classifier"
+DEFAULT_MODEL_NAME = "image_classifier"
 CALIBRATION_IMAGES = 256
 
 
@@ -41,6 +41,16 @@ class EdgeExportConfig(dg.Config):
     )
     latency_threads: int = Field(default=1, description="Threads pinned for the latency table.")
     latency_repeats: int = Field(default=30, description="Timed repeats per runtime and batch size.")
+    model_name: str = Field(
+        default=DEFAULT_MODEL_NAME,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="The model's name: the Triton model repository's folder and the model card's title.",
+    )
+    intended_use: str | None = Field(
+        default=None,
+        description="What the model is for and what it must not be used for: the model card's first section "
+        "(None: a generic text that asks the owner to state it here).",
+    )
 
 
 @dg.asset(
@@ -134,10 +144,11 @@ def edge_export(
             rows = latency.benchmark_runtimes(
                 runners, preprocessing.image_size, config.latency_threads, repeats=config.latency_repeats
             )
-        triton = write_triton_repository(onnx_file.path, work / "triton", TRITON_MODEL_NAME)
+        triton = write_triton_repository(onnx_file.path, work / "triton", config.model_name)
         manifest = manifest.with_file(triton.config_path, "triton_config", work)
         card = render_model_card(
-            model_name=TRITON_MODEL_NAME,
+            model_name=config.model_name,
+            intended_use=config.intended_use,
             classes=trained_model.classes,
             preprocessing=preprocessing,
             lineage=lineage,

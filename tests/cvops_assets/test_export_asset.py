@@ -19,10 +19,10 @@ from cvops.labels.dataset import read_label_table
 from cvops.model.inference import predict_proba
 from cvops.model.store import load_model, preprocessing_of
 from cvops_assets.constants import CHAMPION_EXPORT_ALIAS, EDGE_EXPORT
-from cvops_assets.deployment.edge_export import ONNX_PARITY, OPENVINO_PARITY, TRITON_MODEL_NAME
+from cvops_assets.deployment.edge_export import DEFAULT_MODEL_NAME, ONNX_PARITY, OPENVINO_PARITY
 
 PARITY_TOLERANCE = 1e-4
-TRITON_CONFIG = f"triton/{TRITON_MODEL_NAME}/config.pbtxt"
+TRITON_CONFIG = f"triton/{DEFAULT_MODEL_NAME}/config.pbtxt"
 EXPECTED_FILES = {
     "model.onnx": "onnx_fp32",
     "model.int8.onnx": "onnx_int8",
@@ -116,7 +116,7 @@ def test_triton_config_matches_the_onnx_graph(export_run: ExportRun) -> None:
     artifacts = export_run.artifacts
     config = parse_pbtxt(artifacts.path_of(ref.files[TRITON_CONFIG]).read_text())
     graph = onnx.load(str(artifacts.path_of(ref.onnx))).graph
-    assert (config["name"], config["platform"]) == (TRITON_MODEL_NAME, "onnxruntime_onnx")
+    assert (config["name"], config["platform"]) == (DEFAULT_MODEL_NAME, "onnxruntime_onnx")
     assert config["dynamic_batching"] == {}
     for field, values in (("input", graph.input), ("output", graph.output)):
         assert config[field] == [

@@ -3,7 +3,7 @@
 from conftest import CLASSES, LINEAGE, TrainedModel
 
 from cvops.export.latency import LatencyRow
-from cvops.export.model_card import render_model_card
+from cvops.export.model_card import DEFAULT_INTENDED_USE, render_model_card
 from cvops.export.parity import ParityResult
 from cvops.export.quantize import int8_gate
 
@@ -69,3 +69,22 @@ def test_card_without_measurements_says_so(trained: TrainedModel) -> None:
     assert "No metrics were supplied." in card
     assert "No export checks were run." in card
     assert "## Latency and throughput\n\nNot measured." in card
+
+
+def test_the_intended_use_is_the_owners_or_says_that_none_was_stated(trained: TrainedModel) -> None:
+    def intended_use(text: str | None) -> str:
+        card = render_model_card(
+            model_name="shelf_items",
+            classes=CLASSES,
+            preprocessing=trained.preprocessing,
+            lineage=LINEAGE,
+            metrics={},
+            intended_use=text,
+        )
+        return card.split("## Intended use\n\n", 1)[1].split("\n\n## ", 1)[0]
+
+    assert intended_use("Counting items on shop shelves; never for pricing.") == (
+        "Counting items on shop shelves; never for pricing."
+    )
+    assert intended_use(None) == DEFAULT_INTENDED_USE
+    assert "surface" not in DEFAULT_INTENDED_USE and "`intended_use`" in DEFAULT_INTENDED_USE
