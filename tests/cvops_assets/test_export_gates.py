@@ -71,6 +71,28 @@ def test_failed_onnx_parity_keeps_the_previous_export_and_stops_downstream(expor
     assert steps_started(failed) == {EDGE_EXPORT}
 
 
+def test_failed_openvino_parity_withholds_the_export_although_onnx_passed(export_run: ExportRun) -> None:
+    assert openvino_unavailable_reason() is None, "`make test` installs the openvino extra"
+    first_diff = export_run.check(OPENVINO_PARITY).metadata["max_abs_diff"].value
+    assert first_diff > 0.0, "a zero tolerance fails the gate only when OpenVINO and PyTorch differ at all"
+    before = export_run.artifacts.alias_history(CHAMPION_EXPORT_ALIAS)
+
+    failed = export_again(export_run, openvino_parity_tolerance=0.0)
+
+    assert failed.check(ONNX_PARITY).passed
+    check = failed.check(OPENVINO_PARITY)
+    assert (check.passed, check.severity, check.metadata["tolerance"].value) == (
+        False,
+        dg.AssetCheckSeverity.ERROR,
+        0.0,
+    )
+    assert not failed.result.success
+    assert failed.metadata(EDGE_EXPORT)["published_as"] == "not published"
+    assert not failed.export_ref().published
+    assert failed.artifacts.alias_history(CHAMPION_EXPORT_ALIAS) == before
+    assert steps_started(failed) == {EDGE_EXPORT}
+
+
 def test_missing_openvino_is_a_skipped_check_and_the_onnx_export_still_moves_the_alias(
     export_run: ExportRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
