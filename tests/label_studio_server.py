@@ -4,16 +4,13 @@ and one user whose legacy API token the tests use."""
 
 import os
 import secrets
-import signal
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from tests.server_process import free_port, terminate, wait_until_answers
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LABEL_STUDIO_BIN = REPO_ROOT / ".venv-label-studio" / "bin" / "label-studio"
@@ -30,19 +27,13 @@ class LabelStudioServer:
     log_path: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def running_label_studio(root: Path) -> Iterator[LabelStudioServer]:
     if not LABEL_STUDIO_BIN.exists():
         raise RuntimeError(
             f"{LABEL_STUDIO_BIN} is missing: `make test` installs Label Studio into its own venv."
         )
-    port = _free_port()
+    port = free_port()
     api_key = secrets.token_hex(20)
     document_root = root / "files"
     for folder in ("home", "data", "files"):
@@ -71,31 +62,7 @@ def running_label_studio(root: Path) -> Iterator[LabelStudioServer]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_healthy(url, process, log_path)
+        wait_until_answers(f"{url}/health", process, log_path, "label-studio", START_TIMEOUT_S, poll_s=1)
         yield LabelStudioServer(url, api_key, document_root, log_path)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-
-def _wait_until_healthy(url: str, process: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"label-studio exited with {process.returncode}:\n{log_path.read_text()[-4000:]}"
-            )
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(1)
-    raise RuntimeError(
-        f"label-studio did not answer /health in {START_TIMEOUT_S} s:\n{log_path.read_text()[-4000:]}"
-    )
+        terminate(process)

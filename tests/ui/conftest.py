@@ -5,22 +5,19 @@ test browses the same instance. The webserver is always terminated, its code ser
 """
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import httpx
 import pytest
 from lifecycle_instance import LifecycleInstance
 
 from cvops.datagen import write_dataset
 from cvops_assets.constants import DATASET_SNAPSHOT, META_DATA_COMMIT, TRAINED_MODEL, VALIDATION_REPORT
+from tests.server_process import free_port, terminate, wait_until_answers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT_DIR = REPO_ROOT / "test-artifacts" / "ui"
@@ -80,18 +77,12 @@ def _latest_metadata(instance: dg.DagsterInstance, asset: str) -> dict[str, Any]
     return {key: value.value for key, value in event.asset_materialization.metadata.items()}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def webserver(
     lifecycle_instance: LifecycleInstance, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The base URL of `dagster-webserver` over the lifecycle instance, once `/server_info` answers."""
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path_factory.mktemp("webserver") / "webserver.log"
     command = [
         str(Path(sys.executable).with_name("dagster-webserver")),
@@ -109,40 +100,12 @@ def webserver(
         )
     try:
         base_url = f"http://127.0.0.1:{port}"
-        _wait_for_server_info(base_url, process, log_path)
+        wait_until_answers(
+            f"{base_url}/server_info", process, log_path, "dagster-webserver", WEBSERVER_START_TIMEOUT_S
+        )
         yield base_url
     finally:
-        _terminate(process)
-
-
-def _wait_for_server_info(base_url: str, process: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + WEBSERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(
-                f"dagster-webserver exited with {process.returncode}:\n{log_path.read_text()[-5000:]}"
-            )
-        try:
-            if httpx.get(f"{base_url}/server_info", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(
-        f"dagster-webserver did not answer /server_info in {WEBSERVER_START_TIMEOUT_S} s:\n"
-        f"{log_path.read_text()[-5000:]}"
-    )
-
-
-def _terminate(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+        terminate(process)
 
 
 @pytest.fixture(scope="session")
