@@ -38,6 +38,8 @@ TRIGGER_SCORE_TAG = "cvops/drift_score"
 DRIFT_EPISODE_TAG = "cvops/drift_episode"
 # The review rounds (comma-separated round ids) whose answers a retrain run trains on.
 REVIEW_ROUNDS_TAG = "cvops/review_rounds"
+# Set by the daemon on every run a sensor requested.
+SENSOR_NAME_TAG = "dagster/sensor_name"
 # Runs that change the lifecycle's state carry this tag; the instance's run queue runs one at a time per value.
 LIFECYCLE_CONCURRENCY_TAG = "cvops/lifecycle"
 

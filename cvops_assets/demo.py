@@ -43,6 +43,7 @@ from cvops_assets.constants import (
     LIFECYCLE_JOB,
     PRODUCTION_WINDOWS,
     RETRAIN_JOB,
+    SENSOR_NAME_TAG,
 )
 from cvops_assets.definitions import build_definitions, build_resources
 from cvops_assets.instance import prepare_dagster_home
@@ -287,7 +288,7 @@ def _run_sensor(
 def _sensor_tags(request: dg.RunRequest, sensor_name: str) -> dict[str, str]:
     """The tags the daemon gives a sensor's run: with them, `make dev` on this instance sees these requests as
     done and does not launch them again."""
-    return {**request.tags, "dagster/run_key": request.run_key, "dagster/sensor_name": sensor_name}
+    return {**request.tags, "dagster/run_key": request.run_key, SENSOR_NAME_TAG: sensor_name}
 
 
 def _write_window(paths: dict[str, Path], window: str, config: DemoConfig, corrupt: bool, seed: int) -> None:

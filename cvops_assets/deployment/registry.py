@@ -14,10 +14,9 @@ from cvops_assets.constants import (
     MODEL_REGISTRY,
     OWNER,
     REVIEW_ROUNDS_TAG,
+    SENSOR_NAME_TAG,
 )
 from cvops_assets.metadata import readable
-
-SENSOR_TAG = "dagster/sensor_name"
 
 model_registry = dg.AssetSpec(
     MODEL_REGISTRY,
@@ -54,7 +53,7 @@ def record_promotion(
             **facts,
             "drift_episode": tags.get(DRIFT_EPISODE_TAG, "none: not a drift retrain"),
             "review_rounds": tags.get(REVIEW_ROUNDS_TAG, "none"),
-            "triggered_by": tags.get(SENSOR_TAG, "a person (no sensor)"),
+            "triggered_by": tags.get(SENSOR_NAME_TAG, "a person (no sensor)"),
             "promoted_by_asset": context.asset_key.to_user_string(),
             "run": dg.MetadataValue.dagster_run(context.run.run_id),
         }

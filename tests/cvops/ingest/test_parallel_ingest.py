@@ -41,8 +41,12 @@ def test_pool_and_serial_ingest_agree(tmp_path: Path, monkeypatch: pytest.Monkey
     assert pooled_report == serial_report
 
 
-def test_default_workers_is_bounded() -> None:
-    assert 1 <= pipeline.default_workers() <= 4
+@pytest.mark.parametrize(("cpus", "workers"), [(None, 1), (1, 1), (2, 2), (4, 4), (64, 4)])
+def test_default_workers_is_the_cpu_count_up_to_four(
+    cpus: int | None, workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: cpus)
+    assert pipeline.default_workers() == workers
 
 
 def _ingest_in_daemon(landing: Path, tmp_path: Path, results: multiprocessing.Queue) -> None:
